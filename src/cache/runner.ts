@@ -1,0 +1,128 @@
+// The cache policy between the API and host discovery. A probe (one kind of look at the host,
+// for one scope such as a namespace) is served from the observation log while it is fresh
+// enough; otherwise it runs, and concurrent callers needing the same probe share one run
+// (single flight). A failed run never erases what we knew: the caller gets the last good
+// observation marked stale with the error, or, when there is none, a ProbeFailedError.
+import { DiscoveryError, toDiscoveryError } from '../host/errors.ts';
+import type { ObservationStore } from './store.ts';
+
+export interface ProbeDefinition<T> {
+  name: string;
+  /** Freshness: an observation younger than this is served without running anything. */
+  ttlMs: number;
+  run(scope: string): Promise<T>;
+}
+
+export type ProbeSource = 'ran' | 'cache' | 'shared' | 'stale' | 'failed';
+
+export interface ProbeTraceEntry {
+  probe: string;
+  scope: string;
+  source: ProbeSource;
+  durationMs: number;
+  observedAt: string | null;
+  error?: { kind: string; message: string };
+}
+
+export interface Observed<T> {
+  value: T;
+  /** Epoch ms of the latest look that saw this value. */
+  observedAt: number;
+  /** True when the newest look failed and this is the last good observation. */
+  stale: boolean;
+  error?: { kind: string; message: string };
+}
+
+export class ProbeFailedError extends Error {
+  override readonly name = 'ProbeFailedError';
+  constructor(
+    readonly probe: string,
+    readonly scope: string,
+    readonly kind: string,
+    detail: string,
+  ) {
+    super(`probe ${probe}${scope ? `(${scope})` : ''} failed: ${detail}`);
+  }
+}
+
+interface Run {
+  observedAt: number;
+  value: unknown;
+  durationMs: number;
+}
+
+export class ProbeRunner {
+  private readonly inflight = new Map<string, Promise<Run>>();
+  /** Number of probe runs started (not cache hits), for tests and metrics. */
+  runCount = 0;
+  private readonly listeners = new Set<(entry: ProbeTraceEntry) => void>();
+
+  constructor(
+    readonly store: ObservationStore,
+    private readonly log: (message: string) => void = (m) => console.error(m),
+  ) {}
+
+  onObserve(listener: (entry: ProbeTraceEntry) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async observe<T>(def: ProbeDefinition<T>, scope: string, options: { maxAgeMs?: number | undefined } = {}, trace?: ProbeTraceEntry[]): Promise<Observed<T>> {
+    const maxAgeMs = options.maxAgeMs ?? def.ttlMs;
+    const t0 = performance.now();
+    const emit = (entry: ProbeTraceEntry) => {
+      trace?.push(entry);
+      for (const l of this.listeners) l(entry);
+    };
+    const latest = this.store.latest(def.name, scope);
+    if (latest && Date.now() - latest.lastSeen <= maxAgeMs) {
+      emit({ probe: def.name, scope, source: 'cache', durationMs: performance.now() - t0, observedAt: iso(latest.lastSeen) });
+      return { value: latest.payload as T, observedAt: latest.lastSeen, stale: false };
+    }
+    const key = `${def.name}\u0000${scope}`;
+    let run = this.inflight.get(key);
+    const shared = run !== undefined;
+    if (!run) {
+      run = this.start(def, scope);
+      this.inflight.set(key, run);
+      const clear = () => this.inflight.delete(key);
+      run.then(clear, clear);
+    }
+    try {
+      const result = await run;
+      emit({ probe: def.name, scope, source: shared ? 'shared' : 'ran', durationMs: shared ? performance.now() - t0 : result.durationMs, observedAt: iso(result.observedAt) });
+      return { value: result.value as T, observedAt: result.observedAt, stale: false };
+    } catch (err) {
+      const failure = toDiscoveryError(err, def.name);
+      const error = { kind: failure.kind, message: failure.message };
+      // A vanished object is news, not a failure to look: serving its old state would answer wrong.
+      const lastGood = failure.kind === 'gone' ? null : this.store.latest(def.name, scope);
+      if (lastGood) {
+        emit({ probe: def.name, scope, source: 'stale', durationMs: performance.now() - t0, observedAt: iso(lastGood.lastSeen), error });
+        return { value: lastGood.payload as T, observedAt: lastGood.lastSeen, stale: true, error };
+      }
+      emit({ probe: def.name, scope, source: 'failed', durationMs: performance.now() - t0, observedAt: null, error });
+      throw new ProbeFailedError(def.name, scope, failure.kind, failure.message);
+    }
+  }
+
+  private async start<T>(def: ProbeDefinition<T>, scope: string): Promise<Run> {
+    this.runCount++;
+    const t0 = performance.now();
+    try {
+      const value = await def.run(scope);
+      const observedAt = Date.now();
+      this.store.record(def.name, scope, observedAt, value);
+      return { observedAt, value, durationMs: performance.now() - t0 };
+    } catch (err) {
+      if (!(err instanceof DiscoveryError)) this.log(`probe ${def.name}(${scope}) threw unexpectedly: ${(err as Error)?.stack ?? err}`);
+      const failure = toDiscoveryError(err, def.name);
+      this.store.recordFailure(def.name, scope, Date.now(), failure.kind, failure.message);
+      throw failure;
+    }
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

@@ -1,0 +1,139 @@
+// Settings from LBTOPO_* environment variables and the same names as flags (--listen, --db, ...),
+// validated up front so a typo fails at start with a message naming the setting, not later.
+import { z } from 'zod';
+import { isValidOvsdbTarget } from './host/ovs.ts';
+
+export const PROBE_NAMES = ['lbaas', 'netns', 'proc', 'ip', 'ovs', 'stats'] as const;
+export type ProbeName = (typeof PROBE_NAMES)[number];
+
+export interface Config {
+  listen: { host: string; port: number };
+  db: string;
+  netnsDir: string;
+  lbaasDir: string;
+  octaviaDir: string;
+  ovsdb: string;
+  /** Default freshness of a cached observation. */
+  ttlMs: number;
+  /** Per-probe freshness (LBTOPO_TTL_IP=2s, ...); falls back to ttlMs. */
+  probeTtlMs: Record<ProbeName, number>;
+  token: string | null;
+  commandTimeoutMs: number;
+  commandConcurrency: number;
+}
+
+/** Every setting: env name, flag name, default, meaning. The README table is made from this. */
+export const SETTINGS = [
+  { env: 'LBTOPO_LISTEN', flag: 'listen', default: '127.0.0.1:4000', help: 'address:port the server listens on' },
+  { env: 'LBTOPO_DB', flag: 'db', default: './data/topology.sqlite', help: 'SQLite file of the observation cache' },
+  { env: 'LBTOPO_NETNS_DIR', flag: 'netns-dir', default: '/run/netns', help: 'where named network namespaces are mounted' },
+  { env: 'LBTOPO_LBAAS_DIR', flag: 'lbaas-dir', default: '/var/lib/neutron/lbaas', help: 'neutron-lbaas state path (v1 pools, v2/ load balancers)' },
+  { env: 'LBTOPO_OCTAVIA_DIR', flag: 'octavia-dir', default: '/var/lib/octavia', help: 'Octavia amphora haproxy base path' },
+  { env: 'LBTOPO_OVSDB', flag: 'ovsdb', default: 'unix:/var/run/openvswitch/db.sock', help: 'OVSDB target given to ovs-vsctl --db' },
+  { env: 'LBTOPO_TTL', flag: 'ttl', default: '10s', help: 'how long an observation is served without looking again' },
+  { env: 'LBTOPO_TOKEN', flag: 'token', default: '', help: 'bearer token; required to listen anywhere but loopback' },
+  { env: 'LBTOPO_COMMAND_TIMEOUT', flag: 'command-timeout', default: '5s', help: 'timeout of each host command' },
+  { env: 'LBTOPO_COMMAND_CONCURRENCY', flag: 'command-concurrency', default: '4', help: 'host commands run at once' },
+] as const;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** '10s', '500ms', '2m', '1h' or a bare number of seconds -> ms. */
+export function parseDuration(text: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) return null;
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!);
+}
+
+function duration(setting: string) {
+  return z.string().transform((s, ctx) => {
+    const ms = parseDuration(s);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: `${setting}: "${s}" is not a duration (use e.g. 10s, 500ms, 2m)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+const absolutePathOrRelative = (setting: string) =>
+  z.string().min(1, `${setting} must not be empty`).refine((s) => !/[\0\n]/.test(s), `${setting} contains a control character`);
+
+function parseListen(text: string): { host: string; port: number } | null {
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text.trim());
+  if (!m) return null;
+  const port = Number(m[2]);
+  if (port > 65535) return null;
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Builds the Config from env (LBTOPO_*) overridden by flags (same names without the prefix,
+ * lower-case with dashes). Throws ConfigError listing every problem.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<string, string | undefined> = {}): Config {
+  const raw: Record<string, string> = {};
+  for (const s of SETTINGS) raw[s.env] = flags[s.flag] ?? env[s.env] ?? s.default;
+  for (const p of PROBE_NAMES) {
+    const v = flags[`ttl-${p}`] ?? env[`LBTOPO_TTL_${p.toUpperCase()}`];
+    if (v !== undefined) raw[`LBTOPO_TTL_${p.toUpperCase()}`] = v;
+  }
+  const schema = z.object({
+    LBTOPO_LISTEN: z.string().transform((s, ctx) => {
+      const l = parseListen(s);
+      if (!l) {
+        ctx.addIssue({ code: 'custom', message: `LBTOPO_LISTEN: "${s}" is not host:port (e.g. 127.0.0.1:4000)` });
+        return z.NEVER;
+      }
+      return l;
+    }),
+    LBTOPO_DB: absolutePathOrRelative('LBTOPO_DB'),
+    LBTOPO_NETNS_DIR: absolutePathOrRelative('LBTOPO_NETNS_DIR'),
+    LBTOPO_LBAAS_DIR: absolutePathOrRelative('LBTOPO_LBAAS_DIR'),
+    LBTOPO_OCTAVIA_DIR: absolutePathOrRelative('LBTOPO_OCTAVIA_DIR'),
+    LBTOPO_OVSDB: z.string().refine(isValidOvsdbTarget, {
+      error: (issue) => `LBTOPO_OVSDB: ${JSON.stringify(issue.input)} is not an OVSDB target (unix:/path, tcp:host:port or ssl:host:port)`,
+    }),
+    LBTOPO_TTL: duration('LBTOPO_TTL'),
+    LBTOPO_TOKEN: z.string(),
+    LBTOPO_COMMAND_TIMEOUT: duration('LBTOPO_COMMAND_TIMEOUT').refine((ms) => ms >= 100, 'LBTOPO_COMMAND_TIMEOUT must be at least 100ms'),
+    LBTOPO_COMMAND_CONCURRENCY: z.coerce.number().int('LBTOPO_COMMAND_CONCURRENCY must be an integer').min(1).max(64),
+    ...Object.fromEntries(PROBE_NAMES.map((p) => [`LBTOPO_TTL_${p.toUpperCase()}`, duration(`LBTOPO_TTL_${p.toUpperCase()}`).optional()])),
+  });
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(`invalid configuration:\n${parsed.error.issues.map((i) => `  - ${i.message}`).join('\n')}`);
+  }
+  const v = parsed.data as Record<string, unknown> & z.infer<typeof schema>;
+  const probeTtlMs = Object.fromEntries(
+    PROBE_NAMES.map((p) => [p, (v[`LBTOPO_TTL_${p.toUpperCase()}`] as number | undefined) ?? v.LBTOPO_TTL]),
+  ) as Record<ProbeName, number>;
+  const config: Config = {
+    listen: v.LBTOPO_LISTEN,
+    db: v.LBTOPO_DB,
+    netnsDir: v.LBTOPO_NETNS_DIR,
+    lbaasDir: v.LBTOPO_LBAAS_DIR,
+    octaviaDir: v.LBTOPO_OCTAVIA_DIR,
+    ovsdb: v.LBTOPO_OVSDB,
+    ttlMs: v.LBTOPO_TTL,
+    probeTtlMs,
+    token: v.LBTOPO_TOKEN === '' ? null : v.LBTOPO_TOKEN,
+    commandTimeoutMs: v.LBTOPO_COMMAND_TIMEOUT,
+    commandConcurrency: v.LBTOPO_COMMAND_CONCURRENCY,
+  };
+  if (!isLoopback(config.listen.host) && !config.token) {
+    throw new ConfigError(
+      `refusing to listen on ${config.listen.host}:${config.listen.port} without LBTOPO_TOKEN: ` +
+        'anywhere but loopback needs a bearer token (set LBTOPO_TOKEN or --token)',
+    );
+  }
+  return config;
+}

@@ -1,0 +1,21 @@
+// The schema: imports every type file (each defines one type and the queries that return it).
+import { lexicographicSortSchema, printSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './scalars.ts';
+import './key-value.ts';
+import './pool.ts';
+import './member.ts';
+import './namespace.ts';
+import './interface.ts';
+import './route.ts';
+import './port.ts';
+import './ovs-port.ts';
+import './process.ts';
+import './probe.ts';
+
+export const schema = builder.toSchema();
+
+/** The SDL committed in schema/schema.graphql: sorted, so the diff shows real changes only. */
+export function printSortedSchema(): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

@@ -1,0 +1,80 @@
+import { GraphQLError } from 'graphql';
+import type { NamedNamespace } from '../host/netns.ts';
+import { isValidNamespaceName } from '../host/names.ts';
+import { builder } from './builder.ts';
+import { InterfaceRef } from './interface.ts';
+import { RouteRef } from './route.ts';
+import { ProcessRef } from './process.ts';
+import { PoolRef } from './pool.ts';
+import { applyMaxAge, MAX_AGE_DESCRIPTION } from './freshness.ts';
+import { findNamespace, interfacesOf, listNamespaceRecords, listPools, namespaceNetwork, processesInNamespace } from '../topology/queries.ts';
+import type { Seen } from '../topology/queries.ts';
+
+export const NamespaceRef = builder.objectRef<Seen<NamedNamespace>>('Namespace');
+
+export const NamespaceKindEnum = builder.enumType('NamespaceKind', {
+  description: 'What made a namespace, judged from its name prefix.',
+  values: {
+    QLBAAS: { value: 'qlbaas', description: 'neutron-lbaas haproxy namespace: qlbaas-<pool id> (v1) or qlbaas-<load balancer id> (v2).' },
+    QROUTER: { value: 'qrouter', description: 'neutron L3 agent router.' },
+    QDHCP: { value: 'qdhcp', description: 'neutron DHCP agent, one per network.' },
+    SNAT: { value: 'snat', description: 'DVR centralised SNAT.' },
+    FIP: { value: 'fip', description: 'DVR floating IP namespace.' },
+    OVNMETA: { value: 'ovnmeta', description: 'OVN metadata agent, one per network.' },
+    AMPHORA_HAPROXY: { value: 'amphora-haproxy', description: 'Octavia amphora haproxy namespace.' },
+    OTHER: { value: 'other', description: 'Any other name.' },
+  } as const,
+});
+
+NamespaceRef.implement({
+  description: 'A named network namespace (a bind mount in LBTOPO_NETNS_DIR, as `ip netns` lists them).',
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'The namespace name, e.g. qlbaas-<pool id>.' }),
+    kind: t.field({ type: NamespaceKindEnum, description: 'Kind from the name prefix.', resolve: (ns) => ns.kind }),
+    uuid: t.exposeString('uuid', { nullable: true, description: 'The UUID after the prefix, when it is one.' }),
+    inode: t.exposeFloat('inode', { description: 'nsfs inode: the N of net:[N] in /proc/PID/ns/net of processes inside.' }),
+    path: t.exposeString('path', { description: 'Path of the bind mount.' }),
+    interfaces: t.field({ type: [InterfaceRef], description: 'Devices inside (runs `ip` in the namespace).', resolve: (ns, _a, ctx) => interfacesOf(ctx.session, ns.name) }),
+    routes: t.field({
+      type: [RouteRef],
+      description: 'Routes of all tables, IPv4 and IPv6 (runs `ip` in the namespace; the same run as interfaces).',
+      resolve: async (ns, _a, ctx) => {
+        const net = await namespaceNetwork(ctx.session, ns.name);
+        return net.routes.map((r) => ({ ...r, namespace: ns.name, observedAt: net.observedAt }));
+      },
+    }),
+    processes: t.field({ type: [ProcessRef], description: 'Processes whose network namespace this is (one /proc scan).', resolve: (ns, _a, ctx) => processesInNamespace(ctx.session, ns) }),
+    pools: t.field({ type: [PoolRef], description: 'Pools whose haproxy belongs in this namespace (a v2 load balancer can hold several).', resolve: async (ns, _a, ctx) => (await listPools(ctx.session)).filter((p) => p.namespaceName === ns.name) }),
+    pool: t.field({ type: PoolRef, nullable: true, description: 'The pool of this namespace; for a v2 load balancer with several pools, the first by id (see pools).', resolve: async (ns, _a, ctx) => (await listPools(ctx.session)).find((p) => p.namespaceName === ns.name) ?? null }),
+    observedAt: t.field({ type: 'DateTime', description: 'When the namespace list that showed it was read.', resolve: (ns) => ns.observedAt }),
+  }),
+});
+
+function checkNamespaceName(name: string): void {
+  if (!isValidNamespaceName(name)) {
+    throw new GraphQLError(`not a valid namespace name: ${JSON.stringify(name)} (letters, digits, '-', '_', '.', ':' only)`, { extensions: { code: 'BAD_USER_INPUT' } });
+  }
+}
+
+builder.queryFields((t) => ({
+  namespace: t.field({
+    type: NamespaceRef,
+    nullable: true,
+    description: 'One named namespace by name; null when there is none.',
+    args: { name: t.arg.string({ required: true, description: 'The namespace name.' }), maxAge: t.arg.float({ description: MAX_AGE_DESCRIPTION }) },
+    resolve: (_root, args, ctx) => {
+      checkNamespaceName(args.name);
+      applyMaxAge(ctx, args.maxAge);
+      return findNamespace(ctx.session, args.name);
+    },
+  }),
+  namespaces: t.field({
+    type: [NamespaceRef],
+    description: 'Named namespaces, sorted by name.',
+    args: { kind: t.arg({ type: NamespaceKindEnum, description: 'Only namespaces of this kind.' }), maxAge: t.arg.float({ description: MAX_AGE_DESCRIPTION }) },
+    resolve: async (_root, args, ctx) => {
+      applyMaxAge(ctx, args.maxAge);
+      return (await listNamespaceRecords(ctx.session)).filter((ns) => args.kind == null || ns.kind === args.kind);
+    },
+  }),
+}));

@@ -1,0 +1,77 @@
+import { GraphQLError } from 'graphql';
+import type { ProcessInfo } from '../host/procfs.ts';
+import { isValidPid, isValidNamespaceName } from '../host/names.ts';
+import { builder } from './builder.ts';
+import { NamespaceRef } from './namespace.ts';
+import { PoolRef } from './pool.ts';
+import { applyMaxAge, MAX_AGE_DESCRIPTION } from './freshness.ts';
+import { findNamespace, listPools, listProcessRecords, namespaceNamesOfProcess } from '../topology/queries.ts';
+import type { Seen } from '../topology/queries.ts';
+import { haproxyFiles, isHaproxy, poolOfProcess } from '../topology/pools.ts';
+
+export const ProcessRef = builder.objectRef<Seen<ProcessInfo>>('Process');
+
+ProcessRef.implement({
+  description: 'A process, from one scan of /proc (no process spawned). Identity is pid + startedAt, so a reused pid is not confused.',
+  fields: (t) => ({
+    pid: t.exposeInt('pid', { description: 'Process id.' }),
+    ppid: t.exposeInt('ppid', { description: 'Parent process id.' }),
+    command: t.exposeString('comm', { description: 'Kernel task name (comm).' }),
+    argv: t.exposeStringList('argv', { description: 'Command line arguments; empty for kernel threads.' }),
+    exe: t.exposeString('exe', { nullable: true, description: 'Executable path, when readable.' }),
+    user: t.exposeString('user', { nullable: true, description: 'User name of the effective uid.' }),
+    uid: t.exposeInt('uid', { description: 'Effective uid.' }),
+    state: t.exposeString('state', { description: 'State letter: R running, S sleeping, D disk wait, Z zombie, T stopped, ...' }),
+    startedAt: t.field({ type: 'DateTime', description: 'When the process started.', resolve: (p) => p.startedAt }),
+    rssBytes: t.exposeFloat('rssBytes', { description: 'Resident memory in bytes.' }),
+    netnsInode: t.exposeFloat('netnsInode', { nullable: true, description: 'Inode of its network namespace (net:[N]).' }),
+    namespaceNames: t.stringList({ description: 'Named namespaces it is in: what `ip netns identify PID` prints (empty for the root or an unnamed namespace).', resolve: (p, _a, ctx) => namespaceNamesOfProcess(ctx.session, p) }),
+    namespace: t.field({
+      type: NamespaceRef,
+      nullable: true,
+      description: 'The named namespace it is in (the first name when several point to it); null when none, as `ip netns identify` prints nothing.',
+      resolve: async (p, _a, ctx) => {
+        const [name] = await namespaceNamesOfProcess(ctx.session, p);
+        return name ? findNamespace(ctx.session, name) : null;
+      },
+    }),
+    configPath: t.string({ nullable: true, description: 'For haproxy: the config file it was started with (-f).', resolve: (p) => (isHaproxy(p) ? haproxyFiles(p).configPaths[0] ?? null : null) }),
+    pidFile: t.string({ nullable: true, description: 'For haproxy: the pid file it was told to write (-p).', resolve: (p) => (isHaproxy(p) ? haproxyFiles(p).pidFile : null) }),
+    pool: t.field({ type: PoolRef, nullable: true, description: 'For haproxy: the pool whose config it runs.', resolve: async (p, _a, ctx) => poolOfProcess(p, await listPools(ctx.session)) }),
+    observedAt: t.field({ type: 'DateTime', description: 'When the /proc scan that saw it ran.', resolve: (p) => p.observedAt }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  process: t.field({
+    type: ProcessRef,
+    nullable: true,
+    description: 'One process by pid; null when there is none. Its `namespace` answers what `ip netns identify PID` answers.',
+    args: { pid: t.arg.int({ required: true, description: 'Process id (> 0).' }), maxAge: t.arg.float({ description: MAX_AGE_DESCRIPTION }) },
+    resolve: async (_root, args, ctx) => {
+      if (!isValidPid(args.pid)) throw new GraphQLError(`not a valid pid: ${args.pid}`, { extensions: { code: 'BAD_USER_INPUT' } });
+      applyMaxAge(ctx, args.maxAge);
+      return (await listProcessRecords(ctx.session)).find((p) => p.pid === args.pid) ?? null;
+    },
+  }),
+  processes: t.field({
+    type: [ProcessRef],
+    description: 'Processes, sorted by pid.',
+    args: {
+      command: t.arg.string({ description: 'Only processes with this comm (e.g. haproxy).' }),
+      namespace: t.arg.string({ description: 'Only processes in this named namespace.' }),
+      maxAge: t.arg.float({ description: MAX_AGE_DESCRIPTION }),
+    },
+    resolve: async (_root, args, ctx) => {
+      applyMaxAge(ctx, args.maxAge);
+      let processes = await listProcessRecords(ctx.session);
+      if (args.command != null) processes = processes.filter((p) => p.comm === args.command);
+      if (args.namespace != null) {
+        if (!isValidNamespaceName(args.namespace)) throw new GraphQLError(`not a valid namespace name: ${JSON.stringify(args.namespace)}`, { extensions: { code: 'BAD_USER_INPUT' } });
+        const ns = await findNamespace(ctx.session, args.namespace);
+        processes = ns ? processes.filter((p) => p.netnsInode === ns.inode) : [];
+      }
+      return processes;
+    },
+  }),
+}));

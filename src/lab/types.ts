@@ -1,0 +1,115 @@
+// The public shapes of a lab. lab.ts re-exports them; the manifest stores them as JSON.
+
+export type PoolFault =
+  | 'kill-haproxy'
+  | 'delete-namespace'
+  | 'delete-ovs-port'
+  | 'dead-vlan'
+  | 'link-down'
+  | 'no-default-route'
+  | 'config-newer'
+  | 'multiple-haproxy'
+  | 'haproxy-outside-namespace'
+  | 'stats-socket-removed'
+  | 'vip-address-removed'
+  | 'iface-id-mismatch'
+  | 'ovs-interface-error'
+  | 'members-down';
+
+export const POOL_FAULTS: readonly PoolFault[] = [
+  'kill-haproxy',
+  'delete-namespace',
+  'delete-ovs-port',
+  'dead-vlan',
+  'link-down',
+  'no-default-route',
+  'config-newer',
+  'multiple-haproxy',
+  'haproxy-outside-namespace',
+  'stats-socket-removed',
+  'vip-address-removed',
+  'iface-id-mismatch',
+  'ovs-interface-error',
+  'members-down',
+];
+
+export function isPoolFault(value: string): value is PoolFault {
+  return (POOL_FAULTS as readonly string[]).includes(value);
+}
+
+export interface LabOptions {
+  /** neutron-lbaas v1 pools (default 3). */
+  v1Pools?: number;
+  /** neutron-lbaas v2 load balancers, one listener and pool each (default 1). */
+  v2LoadBalancers?: number;
+  /** Where lab dirs go (default /tmp/lbtopo-labs). */
+  baseDir?: string;
+  /** Wait until every pool's stats socket answers and its members are UP/DOWN as expected (default true). */
+  waitForHealth?: boolean;
+  /**
+   * The lab outlives this process (the CLI's `lab up`): the machine lock is then held by a
+   * detached holder that only labDown() releases, instead of one that dies with this process.
+   * Default false: if this process dies, the lock frees and the next labUp() cleans the lab up.
+   */
+  outliveProcess?: boolean;
+  /** How long to wait for the machine-wide lab lock (default 10 minutes). */
+  lockTimeoutMs?: number;
+}
+
+export interface LabMember {
+  id: string;
+  address: string;
+  port: number;
+  /** Whether health checks from this pool get an answer (UP in `show stat`). */
+  answering: boolean;
+  /** The shared member namespace that holds `address`. */
+  namespace: string;
+}
+
+export interface LabPool {
+  layout: 'v1' | 'v2';
+  poolId: string;
+  /** v2 only. */
+  loadBalancerId: string | null;
+  /** The haproxy frontend name: the vip id (v1) or the listener id (v2). */
+  frontendId: string;
+  namespace: string;
+  /** The neutron VIP port id (external_ids:iface-id). */
+  portId: string;
+  tapName: string;
+  mac: string;
+  vip: string;
+  prefixLength: number;
+  gateway: string;
+  vlanTag: number;
+  stateDir: string;
+  configPath: string;
+  pidPath: string;
+  socketPath: string;
+  protocolPort: number;
+  members: LabMember[];
+  faults: PoolFault[];
+}
+
+export interface Lab {
+  id: string;
+  dir: string;
+  /** 'unix:/…/db.sock' */
+  ovsdb: string;
+  bridge: string;
+  lbaasDir: string;
+  octaviaDir: string;
+  pools: LabPool[];
+  orphanNamespaces: string[];
+  orphanOvsPorts: string[];
+  /** LBTOPO_* settings that point the product at this lab: LBTOPO_OVSDB, LBTOPO_LBAAS_DIR, LBTOPO_OCTAVIA_DIR, LBTOPO_NETNS_DIR (/run/netns) */
+  env(): Record<string, string>;
+  injectFault(poolId: string, fault: PoolFault): Promise<void>;
+  /** A qlbaas-<uuid> namespace with no state dir. */
+  addOrphanNamespace(): Promise<string>;
+  /** A port on br-int whose device does not exist (ofport -1, error set). */
+  addOrphanOvsPort(): Promise<string>;
+  /** Pid of the pool's live haproxy as the lab started it. */
+  haproxyPid(poolId: string): number | null;
+  down(): Promise<void>;
+}

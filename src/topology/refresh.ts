@@ -1,0 +1,29 @@
+// The refresh mutation: every selected probe looks at the host now (maxAge 0) for every scope
+// it has (each namespace for ip, each pool's socket for stats).
+import type { ProbeTraceEntry } from '../cache/runner.ts';
+import type { ProbeName } from '../config.ts';
+import { PROBE_NAMES } from '../config.ts';
+import type { TopologySession } from './session.ts';
+import { listPools } from './queries.ts';
+
+export async function refreshProbes(session: TopologySession, probes: readonly ProbeName[] = PROBE_NAMES): Promise<ProbeTraceEntry[]> {
+  session.requireFreshness(0);
+  const wanted = new Set(probes);
+  const start = session.trace.length;
+  const settle = (p: Promise<unknown>) => p.catch(() => undefined);
+  const jobs: Promise<unknown>[] = [];
+  if (wanted.has('lbaas')) jobs.push(settle(session.deployments()));
+  if (wanted.has('netns')) jobs.push(settle(session.namespaces()));
+  if (wanted.has('proc')) jobs.push(settle(session.processes()));
+  if (wanted.has('ovs')) jobs.push(settle(session.ovs()));
+  if (wanted.has('ip')) {
+    const namespaces = (await session.namespaces()).value;
+    jobs.push(...namespaces.map((ns) => settle(session.network(ns.name))));
+  }
+  if (wanted.has('stats')) {
+    const sockets = new Set((await listPools(session)).map((p) => p.deployment.socketPath));
+    jobs.push(...[...sockets].map((s) => settle(session.stats(s))));
+  }
+  await Promise.all(jobs);
+  return session.trace.slice(start);
+}
