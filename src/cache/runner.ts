@@ -75,7 +75,7 @@ export class ProbeRunner {
       for (const l of this.listeners) l(entry);
     };
     const latest = this.store.latest(def.name, scope);
-    if (latest && Date.now() - latest.lastSeen <= maxAgeMs) {
+    if (latest && Date.now() - latest.lastSeen < maxAgeMs) {
       emit({ probe: def.name, scope, source: 'cache', durationMs: performance.now() - t0, observedAt: iso(latest.lastSeen) });
       return { value: latest.payload as T, observedAt: latest.lastSeen, stale: false };
     }
