@@ -22,13 +22,17 @@ import type { OvsSnapshot } from '../host/ovs.ts';
 import { queryHaproxyStats } from '../host/haproxy-stats.ts';
 import type { HaproxyStatsResult } from '../host/haproxy-stats.ts';
 
+/** What the stats probe stores: the socket's answer without its duration. */
+export type StatsObservation = DistributiveOmit<HaproxyStatsResult, 'durationMs'>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 export interface HostProbes {
   lbaas: ProbeDefinition<LbaasDeployment[]>;
   netns: ProbeDefinition<NamedNamespace[]>;
   proc: ProbeDefinition<ProcessInfo[]>;
   ip: ProbeDefinition<NamespaceNetwork>;
   ovs: ProbeDefinition<OvsSnapshot>;
-  stats: ProbeDefinition<HaproxyStatsResult>;
+  stats: ProbeDefinition<StatsObservation>;
 }
 
 export function defineHostProbes(config: Config, gateway: CommandGateway): HostProbes {
@@ -46,7 +50,11 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
     stats: {
       name: 'stats',
       ttlMs: ttl('stats'),
-      run: (socketPath) => queryHaproxyStats(socketPath, { timeoutMs: Math.min(2000, config.commandTimeoutMs) }),
+      // durationMs is dropped: it differs on every look and would defeat the append-on-change log.
+      run: async (socketPath) => {
+        const { durationMs: _, ...result } = await queryHaproxyStats(socketPath, { timeoutMs: Math.min(2000, config.commandTimeoutMs) });
+        return result;
+      },
     },
   };
 }

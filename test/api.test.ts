@@ -1,0 +1,253 @@
+// The API against a real lab (OVS in user space, qlbaas namespaces, haproxy, members), with faults.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { labUp } from '../src/lab/lab.ts';
+import type { Lab, LabPool } from '../src/lab/lab.ts';
+import { createApp, serve } from '../src/server.ts';
+import type { App } from '../src/server.ts';
+import { loadConfig } from '../src/config.ts';
+import { appForLab, commandsDuring, gql, ipNetnsIdentify, tmpDb } from './support.ts';
+
+const CONTRACT = `{ pools {
+  id
+  namespace { name routes { destination gateway } }
+  vipPort { id macAddress ovsPort { name bridge tag } }
+  vipInterface { name macAddress operState addresses { address prefixLength } }
+  haproxy { pid argv }
+  members { id address port status }
+} }`;
+
+let lab: Lab;
+let app: App;
+let healthy: LabPool, killed: LabPool, deadVlan: LabPool, noNamespace: LabPool, noOvsPort: LabPool, v2: LabPool;
+
+before(async () => {
+  lab = await labUp({ v1Pools: 5, v2LoadBalancers: 1 });
+  const v1 = lab.pools.filter((p) => p.layout === 'v1');
+  [healthy, killed, deadVlan, noNamespace, noOvsPort] = v1 as [LabPool, LabPool, LabPool, LabPool, LabPool];
+  v2 = lab.pools.find((p) => p.layout === 'v2')!;
+  await lab.injectFault(killed.poolId, 'kill-haproxy');
+  await lab.injectFault(deadVlan.poolId, 'dead-vlan');
+  await lab.injectFault(noNamespace.poolId, 'delete-namespace');
+  await lab.injectFault(noOvsPort.poolId, 'delete-ovs-port');
+  app = appForLab(lab);
+});
+
+after(async () => {
+  app?.close();
+  await lab?.down();
+});
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- GraphQL JSON
+function byId(list: any[], id: string): any {
+  const hit = list.find((x) => x.id === id);
+  assert.ok(hit, `pool ${id} is listed`);
+  return hit;
+}
+
+test('the contract query returns exactly the lab facts for a healthy pool', async () => {
+  const res = await gql(app, CONTRACT);
+  assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+  const labIds = lab.pools.map((p) => p.poolId).sort();
+  assert.deepEqual(res.data.pools.map((p: { id: string }) => p.id).sort(), labIds, 'exactly the lab pools');
+  for (const expected of [healthy, v2]) {
+    const pool = byId(res.data.pools, expected.poolId);
+    assert.equal(pool.namespace.name, expected.namespace);
+    assert.ok(pool.namespace.routes.some((r: { destination: string; gateway: string }) => r.destination === 'default' && r.gateway === expected.gateway), 'default route via the gateway');
+    assert.deepEqual(pool.vipPort, { id: expected.portId, macAddress: expected.mac, ovsPort: { name: expected.tapName, bridge: 'br-int', tag: expected.vlanTag } });
+    assert.equal(expected.tapName, `tap${expected.portId.slice(0, 11)}`);
+    assert.equal(pool.vipInterface.name, expected.tapName);
+    assert.equal(pool.vipInterface.macAddress, expected.mac);
+    assert.equal(pool.vipInterface.operState, 'UNKNOWN' === pool.vipInterface.operState ? 'UNKNOWN' : 'UP');
+    assert.deepEqual(pool.vipInterface.addresses.filter((a: { address: string }) => !a.address.startsWith('fe80')), [{ address: expected.vip, prefixLength: expected.prefixLength }]);
+    assert.equal(pool.haproxy.pid, lab.haproxyPid(expected.poolId));
+    assert.ok(pool.haproxy.argv.includes(expected.configPath));
+    const members = Object.fromEntries(pool.members.map((m: { id: string }) => [m.id, m]));
+    for (const m of expected.members) {
+      assert.equal(members[m.id].address, m.address);
+      assert.equal(members[m.id].port, m.port);
+      assert.equal(members[m.id].status.split(' ')[0], m.answering ? 'UP' : 'DOWN', `member ${m.address} status`);
+    }
+  }
+});
+
+test('faulted pools say what is missing instead of answering wrong', async () => {
+  const res = await gql(app, CONTRACT);
+  const k = byId(res.data.pools, killed.poolId);
+  assert.equal(k.haproxy, null, 'killed haproxy: no live process even though the pid file remains');
+  const d = byId(res.data.pools, deadVlan.poolId);
+  assert.equal(d.vipPort.ovsPort.tag, 4095);
+  const n = byId(res.data.pools, noNamespace.poolId);
+  assert.equal(n.namespace, null);
+  assert.equal(n.vipInterface, null);
+  assert.equal(n.vipPort, null);
+  const o = byId(res.data.pools, noOvsPort.poolId);
+  assert.equal(o.vipPort.ovsPort, null, 'OVS port deleted');
+});
+
+test('{ pools { id } } and { pools { haproxy { pid } } } spawn no process', async () => {
+  for (const q of ['{ pools(maxAge: 0) { id } }', '{ pools(maxAge: 0) { haproxy { pid } } }']) {
+    const ran = await commandsDuring(app, () => gql(app, q));
+    assert.deepEqual(ran, [], q);
+  }
+});
+
+test('vipInterface addresses run one ip per existing qlbaas namespace and no ovs-vsctl', async () => {
+  let res: any;
+  const ran = await commandsDuring(app, async () => { res = await gql(app, '{ pools(maxAge: 0) { id vipInterface { addresses { address } } } }'); });
+  assert.equal(res.errors, undefined);
+  assert.equal(ran.filter((a) => a[0] === 'ovs-vsctl').length, 0);
+  const ipNamespaces = ran.filter((a) => a[0] === 'ip').map((a) => a[a.indexOf('-n') + 1]).sort();
+  const expected = lab.pools.filter((p) => p !== noNamespace).map((p) => p.namespace).sort();
+  assert.deepEqual(ipNamespaces, expected);
+});
+
+test('a query touching OVS for all pools runs ovs-vsctl once', async () => {
+  const ran = await commandsDuring(app, () => gql(app, '{ pools(maxAge: 0) { vipPort { id ovsPort { tag } } } ovsPorts { name } }'));
+  assert.equal(ran.filter((a) => a[0] === 'ovs-vsctl').length, 1);
+});
+
+test('20 concurrent identical requests run each probe once', async () => {
+  const fresh = appForLab(lab);
+  try {
+    const ran = await commandsDuring(fresh, () => Promise.all(Array.from({ length: 20 }, () => gql(fresh, CONTRACT))));
+    const keys = ran.map((a) => a.join(' '));
+    assert.equal(new Set(keys).size, keys.length, `no command ran twice: ${keys.join('\n')}`);
+    assert.equal(ran.filter((a) => a[0] === 'ovs-vsctl').length, 1);
+  } finally {
+    fresh.close();
+  }
+});
+
+test('process -> namespace agrees with ip netns identify', async () => {
+  const pid = lab.haproxyPid(healthy.poolId)!;
+  const res = await gql(app, 'query($pid: Int!) { process(pid: $pid, maxAge: 0) { pid namespaceNames namespace { name } pool { id } configPath } }', { pid });
+  assert.equal(res.errors, undefined);
+  assert.deepEqual(res.data.process.namespaceNames, ipNetnsIdentify(pid));
+  assert.equal(res.data.process.namespace.name, healthy.namespace);
+  assert.equal(res.data.process.pool.id, healthy.poolId);
+  assert.equal(res.data.process.configPath, healthy.configPath);
+});
+
+test('port by full id and by the 11-character tap prefix', async () => {
+  const prefix = healthy.portId.slice(0, 11);
+  for (const id of [healthy.portId, prefix]) {
+    const res = await gql(app, 'query($id: String!) { port(id: $id) { id idIsPrefix tapName macAddress namespace { name } pool { id } ovsPort { tag } } }', { id });
+    assert.equal(res.errors, undefined);
+    assert.deepEqual(res.data.port, { id: healthy.portId, idIsPrefix: false, tapName: healthy.tapName, macAddress: healthy.mac, namespace: { name: healthy.namespace }, pool: { id: healthy.poolId }, ovsPort: { tag: healthy.vlanTag } });
+  }
+  const unknown = await gql(app, '{ port(id: "00000000-0000-4000-8000-000000000000") { id } }');
+  assert.equal(unknown.data.port, null);
+});
+
+test('bad input gets a clear error or null and runs no command', async () => {
+  const cases: Array<[string, RegExp | null]> = [
+    ['{ namespace(name: "qlbaas-x y") { name } }', /not a valid namespace name/],
+    ['{ namespace(name: "../../etc") { name } }', /not a valid namespace name/],
+    ['{ namespace(name: "a;reboot") { name } }', /not a valid namespace name/],
+    ['{ interfaces(namespace: "-n") { name } }', /not a valid namespace name/],
+    ['{ process(pid: -1) { pid } }', /not a valid pid/],
+    ['{ pool(id: "not-a-uuid") { id } }', /not a pool id/],
+    ['{ port(id: "tap1234") { id } }', /not a port id/],
+    ['{ pool(id: "00000000-0000-4000-8000-000000000000") { id } }', null],
+    ['{ namespace(name: "qlbaas-00000000-0000-4000-8000-000000000000") { name } }', null],
+  ];
+  for (const [q, message] of cases) {
+    let res: any;
+    const ran = await commandsDuring(app, async () => { res = await gql(app, q); });
+    assert.deepEqual(ran, [], `no command for ${q}`);
+    if (message) {
+      assert.match(res.errors?.[0]?.message ?? '', message, q);
+      assert.equal(res.errors[0].extensions.code, 'BAD_USER_INPUT');
+    } else {
+      assert.equal(res.errors, undefined, q);
+      assert.equal(Object.values(res.data)[0], null, q);
+    }
+  }
+});
+
+test('a namespace deleted between listing and ip gives a partial answer with an error', async () => {
+  const lateApp = appForLab(lab, { LBTOPO_TTL_NETNS: '1h', LBTOPO_TTL_IP: '0s' });
+  try {
+    const doomed = await lab.addOrphanNamespace();
+    await gql(lateApp, '{ namespaces { name } }'); // the list, now cached, includes it
+    execFileSync('ip', ['netns', 'del', doomed]);
+    const res = await gql(lateApp, `{ namespaces(kind: QLBAAS) { name interfaces { name } } }`);
+    const entry = res.data.namespaces.find((n: { name: string }) => n.name === doomed);
+    assert.equal(entry.interfaces, null, 'the vanished namespace has no interfaces, not an empty list');
+    const error = res.errors?.find((e) => e.path?.includes('interfaces') && e.extensions?.scope === doomed);
+    assert.ok(error, JSON.stringify(res.errors));
+    assert.equal(error.extensions!.code, 'PROBE_FAILED');
+    assert.equal(error.extensions!.reason, 'gone');
+    const other = res.data.namespaces.find((n: { name: string }) => n.name === healthy.namespace);
+    assert.ok(other.interfaces.some((i: { name: string }) => i.name === healthy.tapName), 'the other namespaces are answered');
+    const again = await gql(lateApp, '{ pools { id } }');
+    assert.equal(again.errors, undefined, 'the server keeps serving');
+  } finally {
+    lateApp.close();
+  }
+});
+
+test('when ovs-vsctl fails the last good observation is served, and the response says so', async () => {
+  const db = tmpDb();
+  const a = appForLab(lab, {}, db);
+  const q = `query($id: String!) { pool(id: $id) { vipPort { ovsPort { tag observedAt } } } }`;
+  const good = await gql(a, q, { id: healthy.poolId });
+  assert.equal(good.data.pool.vipPort.ovsPort.tag, healthy.vlanTag);
+  const savedPath = process.env.PATH;
+  process.env.PATH = '/usr/sbin:/sbin'; // ip stays reachable, ovs-vsctl (in /usr/bin) does not
+  try {
+    const res = await gql(a, q.replace('pool(id: $id)', 'pool(id: $id, maxAge: 0)'), { id: healthy.poolId });
+    assert.equal(res.data.pool.vipPort.ovsPort.tag, healthy.vlanTag);
+    assert.equal(res.data.pool.vipPort.ovsPort.observedAt, good.data.pool.vipPort.ovsPort.observedAt);
+    const failure = (res.extensions?.probeFailures as Array<Record<string, unknown>>).find((f) => f.probe === 'ovs');
+    assert.equal(failure?.servedStale, true);
+    assert.equal(failure?.kind, 'not-found');
+  } finally {
+    process.env.PATH = savedPath;
+    a.close();
+  }
+});
+
+test('after a restart, data within its TTL comes from the database with no command run', async () => {
+  const db = tmpDb();
+  const first = appForLab(lab, { LBTOPO_TTL: '1h' }, db);
+  const firstRes = await gql(first, CONTRACT);
+  first.close();
+  const second = appForLab(lab, { LBTOPO_TTL: '1h' }, db);
+  let res: any;
+  const ran = await commandsDuring(second, async () => { res = await gql(second, CONTRACT); });
+  second.close();
+  assert.deepEqual(ran, []);
+  assert.deepEqual(res.data, firstRes.data);
+  assert.ok(res.extensions.probes.every((p: { source: string }) => p.source === 'cache'));
+});
+
+test('every response lists the probes that ran or came from the cache', async () => {
+  const res = await gql(app, '{ pools(maxAge: 0) { id haproxy { pid } } }');
+  const probes = res.extensions!.probes!.map((p) => `${p.probe}:${p.source}`).sort();
+  assert.deepEqual(probes, ['lbaas:ran', 'proc:ran']);
+});
+
+test('over real HTTP: GraphiQL, health, readiness, and the token', async () => {
+  const config = loadConfig({ ...lab.env(), LBTOPO_DB: tmpDb(), LBTOPO_LISTEN: '127.0.0.1:0', LBTOPO_TOKEN: 's3cret' });
+  const tokenApp = createApp(config, { log: () => {} });
+  const server = await serve(tokenApp);
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    assert.equal((await fetch(`${base}/health`)).status, 200);
+    assert.equal((await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ pools { id } }"}' })).status, 401);
+    const auth = { authorization: 'Bearer s3cret' };
+    assert.equal((await fetch(`${base}/ready`, { headers: auth })).status, 200);
+    const page = await fetch(`${base}/graphql`, { headers: { ...auth, accept: 'text/html' } });
+    assert.match(await page.text(), /vipPort/, 'GraphiQL opens on the pool trace');
+    const res = await fetch(`${base}/graphql`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ query: CONTRACT }) });
+    const body = (await res.json()) as any;
+    assert.equal(byId(body.data.pools, healthy.poolId).vipPort.id, healthy.portId);
+  } finally {
+    server.close();
+    tokenApp.close();
+  }
+});

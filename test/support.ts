@@ -1,0 +1,50 @@
+// Shared by the integration tests: an app pointed at a lab, and a GraphQL call through yoga.fetch.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { loadConfig } from '../src/config.ts';
+import { createApp } from '../src/server.ts';
+import type { App } from '../src/server.ts';
+import type { Lab } from '../src/lab/lab.ts';
+
+export interface GqlResponse<T = any> {
+  data?: T;
+  errors?: Array<{ message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }>;
+  extensions?: { probes?: Array<{ probe: string; scope: string; source: string }>; probeFailures?: unknown[] };
+}
+
+export function tmpDb(): string {
+  return join(mkdtempSync(join(tmpdir(), 'lbtopo-db-')), 'topology.sqlite');
+}
+
+export function appForLab(lab: Lab, env: Record<string, string> = {}, db = tmpDb()): App {
+  const config = loadConfig({ ...lab.env(), LBTOPO_DB: db, LBTOPO_TTL: '10s', ...env });
+  return createApp(config, { log: () => {} });
+}
+
+export async function gql<T = any>(app: App, query: string, variables: Record<string, unknown> = {}): Promise<GqlResponse<T>> {
+  const response = await app.yoga.fetch('http://lbtopo.test/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await response.json()) as GqlResponse<T>;
+}
+
+/** Runs `fn` and returns the commands the app ran meanwhile (argv[0] of each). */
+export async function commandsDuring(app: App, fn: () => Promise<unknown>): Promise<string[][]> {
+  const ran: string[][] = [];
+  const stop = app.gateway.onRun((run) => ran.push(run.argv));
+  try {
+    await fn();
+  } finally {
+    stop();
+  }
+  return ran;
+}
+
+/** What `ip netns identify PID` prints, one name per line. */
+export function ipNetnsIdentify(pid: number): string[] {
+  return execFileSync('ip', ['netns', 'identify', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+}
