@@ -74,6 +74,7 @@ InterfaceRef.implement({
 builder.queryField('interfaces', (t) =>
   t.field({
     type: [InterfaceRef],
+    nullable: true,
     description: 'Devices in named namespaces. Runs one `ip` per namespace looked at; give `namespace` to look at one.',
     args: {
       namespace: t.arg.string({ description: 'Only this namespace.' }),

@@ -34,17 +34,18 @@ NamespaceRef.implement({
     uuid: t.exposeString('uuid', { nullable: true, description: 'The UUID after the prefix, when it is one.' }),
     inode: t.exposeFloat('inode', { description: 'nsfs inode: the N of net:[N] in /proc/PID/ns/net of processes inside.' }),
     path: t.exposeString('path', { description: 'Path of the bind mount.' }),
-    interfaces: t.field({ type: [InterfaceRef], description: 'Devices inside (runs `ip` in the namespace).', resolve: (ns, _a, ctx) => interfacesOf(ctx.session, ns.name) }),
+    interfaces: t.field({ type: [InterfaceRef], nullable: true, description: 'Devices inside (runs `ip` in the namespace).', resolve: (ns, _a, ctx) => interfacesOf(ctx.session, ns.name) }),
     routes: t.field({
       type: [RouteRef],
+      nullable: true,
       description: 'Routes of all tables, IPv4 and IPv6 (runs `ip` in the namespace; the same run as interfaces).',
       resolve: async (ns, _a, ctx) => {
         const net = await namespaceNetwork(ctx.session, ns.name);
         return net.routes.map((r) => ({ ...r, namespace: ns.name, observedAt: net.observedAt }));
       },
     }),
-    processes: t.field({ type: [ProcessRef], description: 'Processes whose network namespace this is (one /proc scan).', resolve: (ns, _a, ctx) => processesInNamespace(ctx.session, ns) }),
-    pools: t.field({ type: [PoolRef], description: 'Pools whose haproxy belongs in this namespace (a v2 load balancer can hold several).', resolve: async (ns, _a, ctx) => (await listPools(ctx.session)).filter((p) => p.namespaceName === ns.name) }),
+    processes: t.field({ type: [ProcessRef], nullable: true, description: 'Processes whose network namespace this is (one /proc scan).', resolve: (ns, _a, ctx) => processesInNamespace(ctx.session, ns) }),
+    pools: t.field({ type: [PoolRef], nullable: true, description: 'Pools whose haproxy belongs in this namespace (a v2 load balancer can hold several).', resolve: async (ns, _a, ctx) => (await listPools(ctx.session)).filter((p) => p.namespaceName === ns.name) }),
     pool: t.field({ type: PoolRef, nullable: true, description: 'The pool of this namespace; for a v2 load balancer with several pools, the first by id (see pools).', resolve: async (ns, _a, ctx) => (await listPools(ctx.session)).find((p) => p.namespaceName === ns.name) ?? null }),
     observedAt: t.field({ type: 'DateTime', description: 'When the namespace list that showed it was read.', resolve: (ns) => ns.observedAt }),
   }),
@@ -70,6 +71,7 @@ builder.queryFields((t) => ({
   }),
   namespaces: t.field({
     type: [NamespaceRef],
+    nullable: true,
     description: 'Named namespaces, sorted by name.',
     args: { kind: t.arg({ type: NamespaceKindEnum, description: 'Only namespaces of this kind.' }), maxAge: t.arg.float({ description: MAX_AGE_DESCRIPTION }) },
     resolve: async (_root, args, ctx) => {

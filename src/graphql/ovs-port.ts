@@ -93,6 +93,7 @@ OvsPortRef.implement({
 builder.queryField('ovsPorts', (t) =>
   t.field({
     type: [OvsPortRef],
+    nullable: true,
     description: 'OVS ports (one ovs-vsctl run for the whole list), sorted by name.',
     args: {
       bridge: t.arg.string({ description: 'Only ports on this bridge.' }),

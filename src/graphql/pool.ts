@@ -87,7 +87,7 @@ HaproxyRuntimeRef.implement({
   description: "What the pool's haproxy says about itself on its stats socket (`show info`).",
   fields: (t) => ({
     socketPath: t.exposeString('socketPath', { description: 'The stats socket.' }),
-    reachable: t.boolean({ description: 'The socket answered.', resolve: async (r) => (await stats(r)).reachable }),
+    reachable: t.boolean({ nullable: true, description: 'The socket answered.', resolve: async (r) => (await stats(r)).reachable }),
     error: t.string({ nullable: true, description: 'Why the socket did not answer (missing, refused, timeout, garbage).', resolve: async (r) => { const s = await stats(r); return s.reachable ? null : `${s.reason}: ${s.error}`; } }),
     version: t.string({ nullable: true, description: 'haproxy version.', resolve: async (r) => { const s = await stats(r); return s.reachable ? s.info.version : null; } }),
     pid: t.int({ nullable: true, description: 'Pid of the haproxy that answered.', resolve: async (r) => { const s = await stats(r); return s.reachable ? s.info.pid : null; } }),
@@ -114,7 +114,7 @@ PoolRef.implement({
     configPath: t.string({ description: 'The haproxy config file.', resolve: (p) => p.deployment.configPath }),
     pidFile: t.string({ description: 'The pid file haproxy is started with (-p).', resolve: (p) => p.deployment.pidPath }),
     pidFilePids: t.intList({ description: 'Pids in the pid file (empty when it is missing).', resolve: (p) => p.deployment.pids }),
-    stalePids: t.intList({ description: 'Pid-file pids naming no live haproxy on this config (reads /proc).', resolve: async (p, _a, ctx) => stalePidsOf(p, (await ctx.session.processes()).value) }),
+    stalePids: t.intList({ nullable: true, description: 'Pid-file pids naming no live haproxy on this config (reads /proc).', resolve: async (p, _a, ctx) => stalePidsOf(p, (await ctx.session.processes()).value) }),
     socketPath: t.string({ description: 'The haproxy stats socket.', resolve: (p) => p.deployment.socketPath }),
     configModifiedAt: t.field({ type: 'DateTime', nullable: true, description: 'mtime of the config file.', resolve: (p) => p.deployment.configMtimeMs }),
     configError: t.string({ nullable: true, description: 'Why the config could not be read or parsed, if so.', resolve: (p) => p.deployment.configError }),
@@ -142,12 +142,14 @@ PoolRef.implement({
     }),
     haproxyProcesses: t.field({
       type: [ProcessRef],
+      nullable: true,
       description: 'Every live haproxy started on its config, oldest first (more than one: old processes still draining after a reload).',
       resolve: async (p, _a, ctx) => haproxyProcessesOf(p, await listProcessRecords(ctx.session)),
     }),
     stats: t.field({ type: HaproxyRuntimeRef, description: 'What its haproxy reports on the stats socket.', resolve: (p, _a, ctx) => ({ socketPath: p.deployment.socketPath, session: ctx.session }) }),
     members: t.field({
       type: [MemberRef],
+      nullable: true,
       description: 'Members (server lines), with live status from the stats socket.',
       args: { status: t.arg.string({ description: 'Only members whose live status starts with this (UP, DOWN, MAINT, ...). Reads the stats socket.' }) },
       resolve: async (p, args, ctx) => {
@@ -165,6 +167,7 @@ PoolRef.implement({
 builder.queryFields((t) => ({
   pools: t.field({
     type: [PoolRef],
+    nullable: true,
     description: 'Pools deployed on this host, sorted by id.',
     args: { where: t.arg({ type: PoolFilterInput, description: 'Conditions.' }), maxAge: t.arg.float({ description: MAX_AGE_DESCRIPTION }) },
     resolve: async (_root, args, ctx) => {

@@ -25,7 +25,7 @@ ProcessRef.implement({
     startedAt: t.field({ type: 'DateTime', description: 'When the process started.', resolve: (p) => p.startedAt }),
     rssBytes: t.exposeFloat('rssBytes', { description: 'Resident memory in bytes.' }),
     netnsInode: t.exposeFloat('netnsInode', { nullable: true, description: 'Inode of its network namespace (net:[N]).' }),
-    namespaceNames: t.stringList({ description: 'Named namespaces it is in: what `ip netns identify PID` prints (empty for the root or an unnamed namespace).', resolve: (p, _a, ctx) => namespaceNamesOfProcess(ctx.session, p) }),
+    namespaceNames: t.stringList({ nullable: true, description: 'Every named namespace it is in, sorted (empty for the root or an unnamed namespace). `ip netns identify PID` prints one of these: the last in directory order.', resolve: (p, _a, ctx) => namespaceNamesOfProcess(ctx.session, p) }),
     namespace: t.field({
       type: NamespaceRef,
       nullable: true,
@@ -56,6 +56,7 @@ builder.queryFields((t) => ({
   }),
   processes: t.field({
     type: [ProcessRef],
+    nullable: true,
     description: 'Processes, sorted by pid.',
     args: {
       command: t.arg.string({ description: 'Only processes with this comm (e.g. haproxy).' }),

@@ -36,6 +36,8 @@ export interface HeldLabLock {
   previousOwner: LabLockOwner | null;
   /** Writes who owns the lock now into the lock file. */
   record(owner: Omit<LabLockOwner, 'holder' | 'holderChild' | 'since'>): void;
+  /** Empties the lock file: the lab it named is gone (we hold the lock, so the content is ours). */
+  clear(): void;
   release(): Promise<void>;
 }
 
@@ -110,11 +112,11 @@ function makeHeldLock(holder: ProcessIdentity, holderChild: ProcessIdentity): He
       const content: LabLockOwner = { ...owner, holder, holderChild, since: new Date().toISOString() };
       writeFileSync(LAB_LOCK_PATH, `${JSON.stringify(content)}\n`);
     },
+    clear() {
+      writeFileSync(LAB_LOCK_PATH, '');
+    },
     async release() {
-      const current = readLabLockOwner();
-      if (current && current.holder.pid === holder.pid && current.holder.startTime === holder.startTime) {
-        writeFileSync(LAB_LOCK_PATH, '');
-      }
+      clearLockOwner(holder);
       await stopHolder(holder, holderChild);
     },
   };
@@ -125,6 +127,12 @@ export async function stopHolder(holder: ProcessIdentity, holderChild: ProcessId
   // Ending the child lets flock exit on its own; then make sure flock is gone.
   if (holderChild) await stopProcess(holderChild, 'SIGTERM', 2000);
   if (!(await waitForExit(holder, 2000))) await stopProcess(holder, 'SIGKILL', 2000);
+}
+
+/** Empties the lock file if it still names this holder (the lock is about to be free). */
+export function clearLockOwner(holder: ProcessIdentity): void {
+  const current = readLabLockOwner();
+  if (current && current.holder.pid === holder.pid && current.holder.startTime === holder.startTime) writeFileSync(LAB_LOCK_PATH, '');
 }
 
 export function readLabLockOwner(): LabLockOwner | null {

@@ -108,7 +108,10 @@ export async function portOfInterface(session: TopologySession, iface: Interface
 /** The full port UUID when OVS knows it (iface-id), else the prefix. Runs ovs-vsctl. */
 export async function resolvePortId(session: TopologySession, port: PortRecord): Promise<{ id: string; idIsPrefix: boolean }> {
   if (!port.idIsPrefix) return { id: port.id, idIsPrefix: false };
-  const snapshot = (await session.ovs()).value;
+  // Without OVS the prefix is all we know: say so (idIsPrefix) rather than fail the whole port;
+  // the response's probeFailures names the failed ovs probe.
+  const snapshot = await session.ovs().then((o) => o.value, () => null);
+  if (!snapshot) return { id: port.id, idIsPrefix: true };
   const match = ovsPortsOfPortId(snapshot, port.id).map(ifaceIdOf).find((id): id is string => id !== null && isUuid(id));
   return match ? { id: match, idIsPrefix: false } : { id: port.id, idIsPrefix: true };
 }

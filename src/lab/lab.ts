@@ -1,0 +1,477 @@
+// The test lab: a real neutron-lbaas network node on this machine. OVS in user space with br-int,
+// one qlbaas-<id> namespace per v1 pool / v2 load balancer with its VIP tap plugged as neutron plugs
+// it, haproxy running in it as the namespace driver runs it, and members that really answer (or
+// not). Everything the lab makes is listed in its manifest before it is made, so labDown(dir)
+// undoes a lab even after its maker crashed.
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { mapLimit, run, sleep, tryRun, waitFor } from './exec.ts';
+import { injectPoolFault } from './faults.ts';
+import { showStat, startHaproxy, v1Config, v2Config, type StatRow } from './haproxy.ts';
+import { acquireLabLock, clearLockOwner, killOrphanHolderChild, readLabLockOwner, stopHolder, type HeldLabLock } from './lock.ts';
+import { addUnique, saveManifest, type LabManifest, type LabProcessRecord } from './manifest.ts';
+import { BRIDGE, DATAPATH_DEVICES, ovsPaths, parseOvsTable, startOvs, vsctl, waitForRootDevices } from './ovs.ts';
+import {
+  DEFAULT_BASE_DIR,
+  MAX_POOLS,
+  MEMBER_PORT,
+  addPortArgs,
+  newLabId,
+  planMembers,
+  planPools,
+  plugLines,
+  poolPort,
+  tapNameFor,
+  neutronMac,
+  type LabState,
+  type PlannedPort,
+} from './plan.ts';
+import { NETNS_DIR, identify, isAlive, processCmdline, processStartTime, type ProcessIdentity } from './proc.ts';
+import { labDirsUnder, teardownLab } from './teardown.ts';
+import type { Lab, LabOptions, LabPool, PoolFault } from './types.ts';
+
+export type { Lab, LabMember, LabOptions, LabPool, PoolFault } from './types.ts';
+export { POOL_FAULTS, isPoolFault } from './types.ts';
+export { DEFAULT_BASE_DIR } from './plan.ts';
+
+const DEFAULT_LOCK_TIMEOUT_MS = 10 * 60_000;
+/** unix socket paths (sun_path) hold 107 bytes plus NUL; haproxy binds "<path>.<pid>.tmp" first. */
+const MAX_SOCKET_PATH = 107 - '.4194304.tmp'.length;
+/**
+ * One command per core. Measured with 100 pools on 2 cores: haproxy starts took 7.0 s one at a
+ * time, 3.7 s two at a time, but 6.6 s four and 8.3 s eight at a time (haproxy's start-up threads
+ * wait on each other, so oversubscribing the cores makes every start slower).
+ */
+const PARALLEL_COMMANDS = Math.max(1, availableParallelism());
+
+/** Labs this process has up, by dir: labDown(dir) on one of them is its own down(). */
+const liveLabs = new Map<string, LabHandle>();
+
+const timingEnabled = process.env['LBTOPO_LAB_TIMING'] === '1';
+function timing(label: string, startedAt: number): void {
+  if (timingEnabled) process.stderr.write(`[lab] ${label}: ${Date.now() - startedAt} ms\n`);
+}
+
+export async function labUp(options: LabOptions = {}): Promise<Lab> {
+  const v1Count = options.v1Pools ?? 3;
+  const v2Count = options.v2LoadBalancers ?? 1;
+  for (const [name, value] of [['v1Pools', v1Count], ['v2LoadBalancers', v2Count]] as const) {
+    if (!Number.isInteger(value) || value < 0) throw new RangeError(`${name} must be a whole number >= 0, got ${value}`);
+  }
+  if (v1Count + v2Count > MAX_POOLS) throw new RangeError(`at most ${MAX_POOLS} pools fit the lab network`);
+  const baseDir = resolve(options.baseDir ?? DEFAULT_BASE_DIR);
+  const id = newLabId();
+  const dir = join(baseDir, id);
+  const longestSocket = join(dir, 'lbaas', 'v2', randomUUID(), 'haproxy_stats.sock');
+  if (Buffer.byteLength(longestSocket) > MAX_SOCKET_PATH) {
+    throw new RangeError(`baseDir ${baseDir} is too long: stats socket paths like ${longestSocket} must stay under ${MAX_SOCKET_PATH} bytes`);
+  }
+  const outliveProcess = options.outliveProcess ?? false;
+
+  const lockStartedAt = Date.now();
+  const lock = await acquireLabLock({ outliveProcess, timeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS });
+  if (!lock) {
+    const owner = readLabLockOwner();
+    throw new Error(`timed out waiting for the lab lock /run/lbtopo-lab.lock${owner ? ` (held for ${owner.dir} by pid ${owner.ownerPid})` : ''}`);
+  }
+  timing('lock', lockStartedAt);
+  try {
+    await cleanUpAfterPreviousOwner(lock);
+    // The lock names the dir before the dir exists: whoever takes the lock after a crash finds it.
+    lock.record({ ownerPid: process.pid, dir, outliveProcess });
+    const handle = await buildLab({ id, dir, v1Count, v2Count, outliveProcess, lock });
+    if (options.waitForHealth ?? true) await waitForHealth(handle.pools, handle.state, 20_000 + 200 * handle.pools.length);
+    return handle;
+  } catch (error) {
+    liveLabs.delete(dir);
+    await teardownLab(dir, { removeSharedDevices: true }).catch(() => undefined);
+    await lock.release();
+    throw error;
+  }
+}
+
+/** A free lock whose content names a lab dir that still exists: its maker died. Undo that lab first. */
+async function cleanUpAfterPreviousOwner(lock: HeldLabLock): Promise<void> {
+  const previous = lock.previousOwner;
+  if (previous) {
+    killOrphanHolderChild(previous);
+    if (previous.dir && existsSync(previous.dir) && !liveLabs.has(previous.dir)) {
+      await teardownLab(previous.dir, { removeSharedDevices: true });
+    }
+  }
+  // br-int/ovs-netdev taps left by a lab that died before writing its manifest, unless some
+  // ovs-vswitchd (not a lab's: we hold the lock) is running and owns them.
+  const leftovers = DATAPATH_DEVICES.filter((name) => existsSync(`/sys/class/net/${name}/tun_flags`));
+  if (leftovers.length > 0) {
+    const vswitchd = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number)
+      .find((pid) => processCmdline(pid)[0]?.endsWith('ovs-vswitchd') && processStartTime(pid) !== null);
+    if (vswitchd !== undefined) {
+      throw new Error(`an ovs-vswitchd that is not a lab's (pid ${vswitchd}: ${processCmdline(vswitchd).join(' ')}) owns ${leftovers.join(', ')}; a lab's br-int would clash with it`);
+    }
+    await tryRun(['ip', '-force', '-batch', '-'], { input: leftovers.map((name) => `link del dev ${name}\n`).join('') });
+  }
+}
+
+interface BuildInput {
+  id: string;
+  dir: string;
+  v1Count: number;
+  v2Count: number;
+  outliveProcess: boolean;
+  lock: HeldLabLock;
+}
+
+async function buildLab(input: BuildInput): Promise<LabHandle> {
+  const { id, dir } = input;
+  const buildStartedAt = Date.now();
+  const lbaasDir = join(dir, 'lbaas');
+  const octaviaDir = join(dir, 'octavia');
+  const runDir = join(dir, 'run');
+  const ovs = ovsPaths(join(dir, 'ovs'));
+  mkdirSync(dir, { recursive: true });
+
+  const macs = new Set<string>();
+  const members = planMembers(id, macs);
+  const pools = planPools(lbaasDir, input.v1Count, input.v2Count, members, macs);
+  const memberPorts = [members.up, members.down];
+  const poolPorts = pools.map(poolPort);
+  const allPorts = [...poolPorts, ...memberPorts];
+
+  const manifest: LabManifest = {
+    version: 1,
+    id,
+    dir,
+    createdAt: new Date().toISOString(),
+    ownerPid: process.pid,
+    outliveProcess: input.outliveProcess,
+    ovsDir: ovs.dir,
+    ovsdbSocket: ovs.socket,
+    bridge: BRIDGE,
+    lbaasDir,
+    octaviaDir,
+    namespaces: allPorts.map((port) => port.namespace),
+    ovsPorts: allPorts.map((port) => port.name),
+    rootDevices: [...DATAPATH_DEVICES],
+    processes: [
+      { role: 'lock-holder', label: 'flock', pid: input.lock.holder.pid, startTime: input.lock.holder.startTime },
+      { role: 'lock-holder', label: 'flock child', pid: input.lock.holderChild.pid, startTime: input.lock.holderChild.startTime },
+    ],
+    files: [dir],
+    pools,
+    orphanNamespaces: [],
+    orphanOvsPorts: [],
+    faults: [],
+  };
+  const state: LabState = {
+    id,
+    dir,
+    manifest,
+    ovs,
+    networkId: randomUUID(),
+    members,
+    haproxy: new Map(),
+    wrongNamespace: `lbtw-${id}-wrong`,
+    wrongDevice: `lbtw${id}`,
+    runDir,
+    save: () => saveManifest(manifest),
+  };
+  const handle = new LabHandle(state, input.lock);
+  liveLabs.set(dir, handle);
+  state.save();
+
+  for (const made of [lbaasDir, octaviaDir, runDir, ...pools.map((pool) => pool.stateDir)]) mkdirSync(made, { recursive: true });
+  manifest.files.push(lbaasDir, octaviaDir, runDir, ovs.dir);
+  state.save();
+
+  let phase = Date.now();
+  await startOvs(ovs, {
+    beforeStart(role, pidFile) {
+      manifest.processes.push({ role, label: role, pid: null, startTime: null, pidFile });
+      state.save();
+    },
+    started(role, identity) {
+      const record = manifest.processes.find((candidate) => candidate.role === role);
+      if (record) Object.assign(record, identity);
+      state.save();
+    },
+  });
+  timing('ovs daemons + br-int', phase);
+
+  // All ports in a few transactions (one ovs-vsctl carries many `-- add-port`); vsctl waits until
+  // vswitchd has applied them, and the taps appear in the root namespace right after.
+  phase = Date.now();
+  for (let start = 0; start < allPorts.length; start += 250) {
+    const chunk = allPorts.slice(start, start + 250);
+    await vsctl(ovs, chunk.flatMap((port) => addPortArgs(BRIDGE, port, state.networkId, 'internal')));
+  }
+  await waitForRootDevices(allPorts.map((port) => port.name));
+  timing(`ovs add-port x${allPorts.length}`, phase);
+
+  // Namespaces made and taps moved in one `ip -batch` (netns add returns to the root ns after each).
+  phase = Date.now();
+  await run(['ip', '-batch', '-'], {
+    input: [
+      ...allPorts.map((port) => `netns add ${port.namespace}`),
+      ...allPorts.map((port) => `link set dev ${port.name} netns ${port.namespace}`),
+    ].join('\n') + '\n',
+    timeoutMs: 120_000,
+  });
+  timing(`netns add + move x${allPorts.length}`, phase);
+
+  // Then each namespace's addresses and routes: one `ip -n NS -batch -` each (one ip sees one namespace).
+  phase = Date.now();
+  await mapLimit(allPorts, PARALLEL_COMMANDS, (port) => plugInNamespace(port));
+  timing(`plug in namespace x${allPorts.length}`, phase);
+
+  phase = Date.now();
+  await startMemberServer(state);
+  timing('member http server', phase);
+
+  phase = Date.now();
+  for (const pool of pools) {
+    const members = pool.members.map((member) => ({ id: member.id, address: member.address, port: member.port }));
+    const base = { frontendId: pool.frontendId, poolId: pool.poolId, vip: pool.vip, protocolPort: pool.protocolPort, socketPath: pool.socketPath, members };
+    const config = pool.layout === 'v1' ? v1Config(base) : v2Config({ ...base, loadBalancerId: pool.loadBalancerId ?? '' });
+    writeFileSync(pool.configPath, config);
+    manifest.processes.push({ role: 'haproxy', label: pool.poolId, pid: null, startTime: null, pidFile: pool.pidPath, namespace: pool.namespace });
+  }
+  state.save();
+  await mapLimit(pools, PARALLEL_COMMANDS, async (pool) => {
+    const identity = await startHaproxy(pool.namespace, pool.configPath, pool.pidPath);
+    state.haproxy.set(pool.poolId, identity);
+    const record = manifest.processes.find((candidate) => candidate.role === 'haproxy' && candidate.label === pool.poolId);
+    if (record) Object.assign(record, identity);
+  });
+  state.save();
+  timing(`haproxy start x${pools.length}`, phase);
+  timing('build', buildStartedAt);
+  return handle;
+}
+
+async function plugInNamespace(port: PlannedPort): Promise<void> {
+  await run(['ip', '-n', port.namespace, '-batch', '-'], { input: plugLines(port).join('\n') + '\n' });
+}
+
+/** A tiny HTTP server in the answering member namespace; the other member namespace has none (checks get RST). */
+async function startMemberServer(state: LabState): Promise<void> {
+  const port = state.members.up;
+  const script = [
+    "require('http').createServer((request, response) => {",
+    "  response.writeHead(200, { 'content-type': 'text/plain' });",
+    "  response.end('lab member ok\\n');",
+    `}).listen(${MEMBER_PORT}, '${port.address}');`,
+  ].join('\n');
+  const record: LabProcessRecord = { role: 'member-http', label: port.namespace, pid: null, startTime: null, namespace: port.namespace };
+  state.manifest.processes.push(record);
+  state.save();
+  // Detached and unreferenced: it lives as long as the lab, not as the process that built it.
+  const subprocess = execa('ip', ['netns', 'exec', port.namespace, process.execPath, '-e', script], {
+    detached: true,
+    stdio: 'ignore',
+    cleanup: false,
+    reject: false,
+  });
+  subprocess.unref();
+  const pid = subprocess.pid;
+  const identity = pid === undefined ? null : identify(pid); // `ip netns exec` execs in place: same pid
+  if (!identity) throw new Error(`the member server in ${port.namespace} did not start`);
+  Object.assign(record, identity);
+  state.save();
+  // Listening shows in the namespace's own /proc/PID/net/tcp (no traffic needed): local addr:port, state 0A.
+  const hexPort = MEMBER_PORT.toString(16).toUpperCase().padStart(4, '0');
+  await waitFor(`the member server on ${port.address}:${MEMBER_PORT}`, 10_000, async () => {
+    if (!isAlive(identity)) throw new Error(`the member server in ${port.namespace} exited`);
+    const table = await readFile(`/proc/${identity.pid}/net/tcp`, 'utf8').catch(() => '');
+    return table.split('\n').some((line) => line.includes(`:${hexPort} `) && / 0A /.test(line)) ? true : undefined;
+  });
+}
+
+function expectedServerProblems(pool: LabPool, rows: StatRow[]): string[] {
+  const problems: string[] = [];
+  for (const member of pool.members) {
+    const row = rows.find((candidate) => candidate['pxname'] === pool.poolId && candidate['svname'] === member.id);
+    if (!row) {
+      problems.push(`no row for member ${member.id}`);
+      continue;
+    }
+    const status = row['status'] ?? '';
+    const check = (row['check_status'] ?? '').replace(/^\* /, '');
+    if (member.answering && !(status === 'UP' && check.startsWith('L7OK'))) problems.push(`${member.address} is ${status}/${check}, expected UP/L7OK`);
+    if (!member.answering && !status.startsWith('DOWN')) problems.push(`${member.address} is ${status}/${check}, expected DOWN`);
+  }
+  return problems;
+}
+
+/** Waits until every pool with a live haproxy answers on its stats socket with its members UP/DOWN as planned. */
+async function waitForHealth(pools: readonly LabPool[], state: LabState, timeoutMs: number): Promise<void> {
+  const startedAt = Date.now();
+  const deadline = startedAt + timeoutMs;
+  let pending = pools.filter((pool) => {
+    const identity = state.haproxy.get(pool.poolId);
+    return identity && isAlive(identity);
+  });
+  const lastProblem = new Map<string, string>();
+  while (pending.length > 0) {
+    const stillPending = await mapLimit(pending, 16, async (pool) => {
+      try {
+        const problems = expectedServerProblems(pool, await showStat(pool.socketPath, 2000));
+        if (problems.length === 0) return null;
+        lastProblem.set(pool.poolId, problems.join('; '));
+      } catch (error) {
+        lastProblem.set(pool.poolId, error instanceof Error ? error.message : String(error));
+      }
+      return pool;
+    });
+    pending = stillPending.filter((pool): pool is LabPool => pool !== null);
+    if (pending.length === 0) break;
+    if (Date.now() > deadline) {
+      const detail = pending.slice(0, 5).map((pool) => `${pool.poolId}: ${lastProblem.get(pool.poolId) ?? '?'}`).join('\n  ');
+      throw new Error(`${pending.length} pool(s) not healthy after ${timeoutMs} ms:\n  ${detail}`);
+    }
+    await sleep(250);
+  }
+  timing('health', startedAt);
+}
+
+class LabHandle implements Lab {
+  readonly id: string;
+  readonly dir: string;
+  readonly ovsdb: string;
+  readonly bridge = BRIDGE;
+  readonly lbaasDir: string;
+  readonly octaviaDir: string;
+  readonly pools: LabPool[];
+  readonly orphanNamespaces: string[];
+  readonly orphanOvsPorts: string[];
+  private downPromise: Promise<void> | undefined;
+
+  constructor(
+    readonly state: LabState,
+    private readonly lock: HeldLabLock,
+  ) {
+    const { manifest } = state;
+    this.id = manifest.id;
+    this.dir = manifest.dir;
+    this.ovsdb = `unix:${manifest.ovsdbSocket}`;
+    this.lbaasDir = manifest.lbaasDir;
+    this.octaviaDir = manifest.octaviaDir;
+    // The same arrays as the manifest's, so what the lab reports and what it saves never differ.
+    this.pools = manifest.pools;
+    this.orphanNamespaces = manifest.orphanNamespaces;
+    this.orphanOvsPorts = manifest.orphanOvsPorts;
+  }
+
+  env(): Record<string, string> {
+    return {
+      LBTOPO_OVSDB: this.ovsdb,
+      LBTOPO_LBAAS_DIR: this.lbaasDir,
+      LBTOPO_OCTAVIA_DIR: this.octaviaDir,
+      LBTOPO_NETNS_DIR: NETNS_DIR,
+    };
+  }
+
+  private pool(poolId: string): LabPool {
+    const pool = this.pools.find((candidate) => candidate.poolId === poolId);
+    if (!pool) throw new Error(`lab ${this.id} has no pool ${poolId}`);
+    return pool;
+  }
+
+  private assertUp(): void {
+    if (this.downPromise) throw new Error(`lab ${this.id} is down`);
+  }
+
+  async injectFault(poolId: string, fault: PoolFault): Promise<void> {
+    this.assertUp();
+    await injectPoolFault(this.state, this.pool(poolId), fault);
+  }
+
+  async addOrphanNamespace(): Promise<string> {
+    this.assertUp();
+    const name = `qlbaas-${randomUUID()}`;
+    addUnique(this.state.manifest.namespaces, name);
+    this.orphanNamespaces.push(name);
+    this.state.save();
+    await run(['ip', 'netns', 'add', name]);
+    return name;
+  }
+
+  async addOrphanOvsPort(): Promise<string> {
+    this.assertUp();
+    const portId = randomUUID();
+    const port: PlannedPort = {
+      name: tapNameFor(portId),
+      namespace: '',
+      portId,
+      mac: neutronMac(new Set(this.pools.map((pool) => pool.mac))),
+      address: '',
+      gateway: null,
+    };
+    addUnique(this.state.manifest.ovsPorts, port.name);
+    this.orphanOvsPorts.push(port.name);
+    this.state.save();
+    // A system port whose device exists nowhere: vswitchd sets ofport -1 and an error (ovs-vsctl
+    // prints "Error detected while setting up" but exits 0).
+    await vsctl(this.state.ovs, addPortArgs(BRIDGE, port, this.state.networkId, 'system'));
+    await waitFor(`ofport -1 on ${port.name}`, 10_000, async () => {
+      const [row] = parseOvsTable((await vsctl(this.state.ovs, ['--format=json', '--columns=ofport,error', 'find', 'Interface', `name=${port.name}`])).stdout.trim());
+      return row && row.ofport === -1 && typeof row.error === 'string' ? true : undefined;
+    });
+    return port.name;
+  }
+
+  haproxyPid(poolId: string): number | null {
+    const identity: ProcessIdentity | null | undefined = this.state.haproxy.get(poolId);
+    return identity && isAlive(identity) ? identity.pid : null;
+  }
+
+  down(): Promise<void> {
+    this.downPromise ??= (async () => {
+      try {
+        await teardownLab(this.dir, { removeSharedDevices: true });
+      } finally {
+        liveLabs.delete(this.dir);
+        await this.lock.release();
+      }
+    })();
+    return this.downPromise;
+  }
+}
+
+/**
+ * Undoes the lab in `dir` from its manifest alone (also after its maker crashed). br-int and
+ * ovs-netdev are removed only when the lab lock is free or is this lab's; with another lab up they are its own.
+ */
+export async function labDown(dir: string): Promise<void> {
+  const labDir = resolve(dir);
+  const live = liveLabs.get(labDir);
+  if (live) return live.down();
+  const lock = await acquireLabLock({ outliveProcess: false, timeoutMs: 0 });
+  if (lock) {
+    try {
+      if (lock.previousOwner?.dir === labDir) killOrphanHolderChild(lock.previousOwner);
+      await teardownLab(labDir, { removeSharedDevices: true });
+      if (lock.previousOwner?.dir === labDir) lock.clear();
+    } finally {
+      await lock.release();
+    }
+    return;
+  }
+  const owner = readLabLockOwner();
+  if (owner && owner.dir === labDir) {
+    // Another process's live lab (e.g. one the CLI left up): undo it, then end its lock holder.
+    await teardownLab(labDir, { removeSharedDevices: true });
+    clearLockOwner(owner.holder);
+    await stopHolder(owner.holder, owner.holderChild);
+    return;
+  }
+  await teardownLab(labDir, { removeSharedDevices: false });
+}
+
+/** Undoes every lab under baseDir (default /tmp/lbtopo-labs), whoever made it. */
+export async function labDownAll(baseDir: string = DEFAULT_BASE_DIR): Promise<void> {
+  for (const dir of labDirsUnder(resolve(baseDir))) await labDown(dir);
+}
