@@ -19,6 +19,7 @@ const OCTAVIA_LB = '0d1e2f3a-4b5c-4d6e-8f7a-9b0c1d2e3f4a';
 // Pids: one alive haproxy, one alive process that is not haproxy, and stale ones nobody has.
 const PID_HAPROXY = 4100;
 const PID_OTHER = 4200;
+const PID_ZOMBIE = 4300;
 const PID_STALE = 4_194_000;
 
 function walk(dir: string): string[] {
@@ -44,7 +45,7 @@ describe('listLbaasDeployments', () => {
     // v1: a healthy pool with a socket, a garbage config, a config path that is a directory.
     mkdirSync(join(lbaasDir, V1_POOL), { recursive: true });
     writeFileSync(join(lbaasDir, V1_POOL, 'conf'), fixture('lbaas-v1-pool.conf'));
-    writeFileSync(join(lbaasDir, V1_POOL, 'pid'), `${PID_HAPROXY}\n${PID_STALE}\n`);
+    writeFileSync(join(lbaasDir, V1_POOL, 'pid'), `${PID_HAPROXY}\n${PID_STALE}\n${PID_ZOMBIE}\n`);
     await listenOn(join(lbaasDir, V1_POOL, 'sock'));
     mkdirSync(join(lbaasDir, V1_GARBAGE_POOL));
     writeFileSync(join(lbaasDir, V1_GARBAGE_POOL, 'conf'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 0xff, 0]));
@@ -73,9 +74,12 @@ describe('listLbaasDeployments', () => {
 
     // A fake /proc: which pids are alive and what they are called.
     mkdirSync(join(procDir, String(PID_HAPROXY)), { recursive: true });
-    writeFileSync(join(procDir, String(PID_HAPROXY), 'comm'), 'haproxy\n');
+    writeFileSync(join(procDir, String(PID_HAPROXY), 'stat'), `${PID_HAPROXY} (haproxy) S 1 ${PID_HAPROXY} 0 0 -1 0\n`);
     mkdirSync(join(procDir, String(PID_OTHER)), { recursive: true });
-    writeFileSync(join(procDir, String(PID_OTHER), 'comm'), 'sshd\n');
+    writeFileSync(join(procDir, String(PID_OTHER), 'stat'), `${PID_OTHER} (sshd) S 1 ${PID_OTHER} 0 0 -1 0\n`);
+    // A killed haproxy nobody reaped: same name, but a zombie is not running.
+    mkdirSync(join(procDir, String(PID_ZOMBIE)), { recursive: true });
+    writeFileSync(join(procDir, String(PID_ZOMBIE), 'stat'), `${PID_ZOMBIE} (haproxy) Z 1 ${PID_ZOMBIE} 0 0 -1 0\n`);
   });
 
   after(async () => {
@@ -113,7 +117,7 @@ describe('listLbaasDeployments', () => {
       socketPath: join(stateDir, 'sock'),
       socketExists: true,
       namespace: `qlbaas-${V1_POOL}`,
-      pids: [PID_HAPROXY, PID_STALE],
+      pids: [PID_HAPROXY, PID_STALE, PID_ZOMBIE],
       runningPids: [PID_HAPROXY],
       pidError: null,
       configError: null,

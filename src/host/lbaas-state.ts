@@ -211,12 +211,16 @@ async function describe(paths: DeploymentPaths, procDir: string, userGroupPath: 
 
 /**
  * A pid file outlives its process (kill -9 on undeploy, a crash), and pids get reused, so a pid
- * only counts as running when its process is still called haproxy.
+ * only counts as running when its process is still called haproxy and is not a zombie: a killed
+ * daemon whose parent (often pid 1 in a container) does not reap it keeps its comm and pid.
  */
 async function isHaproxyProcess(procDir: string, pid: number): Promise<boolean> {
   try {
-    const comm = await readFile(join(procDir, String(pid), 'comm'), 'utf8');
-    return comm.trim().startsWith('haproxy');
+    const stat = await readFile(join(procDir, String(pid), 'stat'), 'utf8');
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    const state = stat.slice(close + 2, close + 3);
+    return comm.startsWith('haproxy') && state !== 'Z' && state !== 'X';
   } catch {
     return false;
   }
