@@ -14,6 +14,7 @@ import { readOvsSnapshot } from '../src/host/ovs.ts';
 import type { OvsSnapshot } from '../src/host/ovs.ts';
 import { listLbaasDeployments } from '../src/host/lbaas-state.ts';
 import { queryHaproxyStats } from '../src/host/haproxy-stats.ts';
+import type { StatRow } from '../src/host/haproxy-stats.ts';
 import { DiscoveryError } from '../src/host/errors.ts';
 import { ipNetnsIdentify } from './support.ts';
 
@@ -118,9 +119,9 @@ test('a healthy pool: its haproxy is the pid-file process, in its namespace, and
   assert.equal(proc.netnsInode, namespaces.find((n) => n.name === healthy.namespace)!.inode);
   assert.deepEqual(await identify(pid), ipNetnsIdentify(pid));
   const stats = await queryHaproxyStats(healthy.socketPath);
-  assert.ok(stats.reachable);
+  if (!stats.reachable) assert.fail(`stats socket: ${stats.error}`);
   for (const m of healthy.members) {
-    const row = stats.rows.find((r) => r.type === 'server' && r.svname === m.id)!;
+    const row: StatRow = stats.rows.find((r) => r.type === 'server' && r.svname === m.id)!;
     assert.equal(row.pxname, healthy.poolId);
     assert.equal(row.status, m.answering ? 'UP' : 'DOWN');
   }
@@ -169,7 +170,7 @@ test('faults, as discovery sees them', async () => {
 
   const membersDown = faulted.get('members-down')!;
   const mdStats = await queryHaproxyStats(membersDown.socketPath);
-  assert.ok(mdStats.reachable);
+  if (!mdStats.reachable) assert.fail(`stats socket: ${mdStats.error}`);
   const serverRows = mdStats.rows.filter((r) => r.type === 'server');
   assert.ok(serverRows.length > 0 && serverRows.every((r) => r.status === 'DOWN'), 'every member DOWN');
 

@@ -1,0 +1,27 @@
+# lbaas-topology for a network node. Build: docker build -t lbaas-topology .
+# Runs as root with only the capabilities docker-compose.yml grants (see the notes there).
+FROM node:20-bookworm AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# better-sqlite3 12 compiles here (python3, make and g++ are in the full node image).
+RUN npm ci --omit=dev --no-audit --no-fund
+
+FROM node:20-bookworm-slim
+# iproute2 for `ip -n NS -batch`, openvswitch-switch only for its ovs-vsctl client (no daemon runs here).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iproute2 openvswitch-switch \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY package.json ./
+COPY bin ./bin
+COPY src ./src
+COPY migrations ./migrations
+COPY schema ./schema
+ENV LBTOPO_DB=/data/topology.sqlite \
+    LBTOPO_LISTEN=127.0.0.1:4000
+VOLUME /data
+EXPOSE 4000
+HEALTHCHECK --interval=30s --timeout=5s CMD ["node", "-e", "fetch('http://'+(process.env.LBTOPO_LISTEN||'127.0.0.1:4000')+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["/app/bin/lbtopo"]
+CMD ["serve"]
