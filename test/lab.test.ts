@@ -70,10 +70,19 @@ function procState(pid: number): string | null {
     return null;
   }
 }
-/** Zombies count as dead: daemons re-parent to pid 1, which reaps them lazily here. */
+/**
+ * Zombies count as dead (daemons re-parent to pid 1, which reaps them lazily here), but only once
+ * every thread is gone: a SIGKILLed haproxy's leader shows Z while another thread still exits.
+ */
 function alive(pid: number): boolean {
   const state = procState(pid);
-  return state !== null && state !== 'Z' && state !== 'X';
+  if (state === null) return false;
+  if (state !== 'Z' && state !== 'X') return true;
+  try {
+    return readdirSync(`/proc/${pid}/task`).length > 1;
+  } catch {
+    return false;
+  }
 }
 
 function namespaceInode(name: string): number {
@@ -364,6 +373,8 @@ test('faults leave the host in exactly the state they name', LONG, async () => {
   await lab.injectFault(a.poolId, 'kill-haproxy');
   assert.ok(!alive(aPid));
   assert.equal(readPid(a.pidPath), aPid, 'the stale pid file stays');
+  assert.ok(statSync(a.socketPath).isSocket(), 'and so does the dead socket file');
+  await assert.rejects(showStat(a.socketPath), /ECONNREFUSED/);
   assert.equal(lab.haproxyPid(a.poolId), null);
   assert.deepEqual(haproxiesIn(a.namespace), []);
 
@@ -479,7 +490,12 @@ test('labDown(dir) cleans up a lab whose maker was SIGKILLed', LONG, async () =>
   await assertNothingLeft(dir, manifest.namespaces, manifest.ovsPorts, pids);
 });
 
-test('lbtopo lab: usage errors exit 2', async () => {
+test('lbtopo lab: usage errors exit 2', async (t) => {
+  const messages: string[] = [];
+  t.mock.method(process.stderr, 'write', (text: string | Uint8Array) => {
+    messages.push(String(text));
+    return true;
+  });
   assert.equal(await labCommand(['up', '--pools', 'many']), 2);
   assert.equal(await labCommand(['up', '--fault', '0:no-such-fault']), 2);
   assert.equal(await labCommand(['up', '--pools', '1', '--v2', '0', '--fault', '3:kill-haproxy']), 2);
@@ -487,4 +503,5 @@ test('lbtopo lab: usage errors exit 2', async () => {
   assert.equal(await labCommand(['down']), 2);
   assert.equal(await labCommand(['sideways']), 2);
   assert.equal(await labCommand([]), 2);
+  assert.ok(messages.every((message) => message.includes('usage:')));
 });

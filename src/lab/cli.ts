@@ -133,8 +133,9 @@ export function describeLab(lab: Lab): string {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const format = (row: string[]): string => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
   lines.push(format(header), ...rows.map(format));
-  if (lab.orphanNamespaces.length > 0) lines.push('', `orphan namespaces: ${lab.orphanNamespaces.join(' ')}`);
-  if (lab.orphanOvsPorts.length > 0) lines.push(`${lab.orphanNamespaces.length > 0 ? '' : '\n'}orphan OVS ports: ${lab.orphanOvsPorts.join(' ')}`);
+  if (lab.orphanNamespaces.length > 0 || lab.orphanOvsPorts.length > 0) lines.push('');
+  if (lab.orphanNamespaces.length > 0) lines.push(`orphan namespaces: ${lab.orphanNamespaces.join(' ')}`);
+  if (lab.orphanOvsPorts.length > 0) lines.push(`orphan OVS ports: ${lab.orphanOvsPorts.join(' ')}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { run, waitFor } from './exec.ts';
 import { startHaproxy } from './haproxy.ts';
-import { addUnique } from './manifest.ts';
+import { addUnique, type LabProcessRecord } from './manifest.ts';
 import { BRIDGE, parseOvsTable, vsctl } from './ovs.ts';
 import { DEAD_VLAN, LAB_PREFIX_LENGTH, addPortArgs, poolPort, type LabState } from './plan.ts';
 import { isAlive, processStartEpochMs, signalIdentity, waitForExit, type ProcessIdentity } from './proc.ts';
@@ -35,8 +35,6 @@ async function killPoolHaproxy(state: LabState, pool: LabPool): Promise<void> {
     if (!(await waitForExit(identity, 5000))) throw new Error(`haproxy ${identity.pid} of pool ${pool.poolId} did not die`);
   }
   state.haproxy.set(pool.poolId, null);
-  const record = state.manifest.processes.find((candidate) => candidate.role === 'haproxy' && candidate.label === pool.poolId);
-  if (record) record.pid = record.startTime = null;
 }
 
 async function ipIn(namespace: string, args: string[]): Promise<void> {
@@ -81,7 +79,7 @@ const FAULTS: Record<PoolFault, FaultAction> = {
   // A reload whose old process is still draining: a second haproxy on the same config in the same namespace.
   async 'multiple-haproxy'(state, pool) {
     const pidFile = join(state.runDir, `${pool.poolId}.extra.pid`);
-    const record = { role: 'haproxy-extra' as const, label: pool.poolId, pid: null as number | null, startTime: null as number | null, pidFile, namespace: pool.namespace };
+    const record: LabProcessRecord = { role: 'haproxy-extra', label: pool.poolId, pid: null, startTime: null, pidFile, namespace: pool.namespace };
     state.manifest.processes.push(record);
     state.save();
     const identity = await startHaproxy(pool.namespace, pool.configPath, pidFile);

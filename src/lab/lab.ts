@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { mapLimit, run, sleep, tryRun, waitFor } from './exec.ts';
 import { injectPoolFault } from './faults.ts';
@@ -42,9 +42,9 @@ const DEFAULT_LOCK_TIMEOUT_MS = 10 * 60_000;
 /** unix socket paths (sun_path) hold 107 bytes plus NUL; haproxy binds "<path>.<pid>.tmp" first. */
 const MAX_SOCKET_PATH = 107 - '.4194304.tmp'.length;
 /**
- * One command per core. Measured with 100 pools on 2 cores: haproxy starts took 7.0 s one at a
- * time, 3.7 s two at a time, but 6.6 s four and 8.3 s eight at a time (haproxy's start-up threads
- * wait on each other, so oversubscribing the cores makes every start slower).
+ * One command per core. Measured with 100 pools on 2 cores: starting the haproxys took 7.0 s one
+ * at a time, 3.7 s two at a time, but 6.6 s four and 8.3 s eight at a time (each start costs about
+ * 70 ms of CPU, so oversubscribing the cores only adds contention).
  */
 const PARALLEL_COMMANDS = Math.max(1, availableParallelism());
 
@@ -71,6 +71,9 @@ export async function labUp(options: LabOptions = {}): Promise<Lab> {
     throw new RangeError(`baseDir ${baseDir} is too long: stats socket paths like ${longestSocket} must stay under ${MAX_SOCKET_PATH} bytes`);
   }
   const outliveProcess = options.outliveProcess ?? false;
+  // Our own lab holds the lock: waiting would only time out after minutes.
+  const mine = [...liveLabs.keys()];
+  if (mine.length > 0) throw new Error(`this process already has a lab up (${mine.join(', ')}); only one lab may run on the machine, down() it first`);
 
   const lockStartedAt = Date.now();
   const lock = await acquireLabLock({ outliveProcess, timeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS });
@@ -80,7 +83,7 @@ export async function labUp(options: LabOptions = {}): Promise<Lab> {
   }
   timing('lock', lockStartedAt);
   try {
-    await cleanUpAfterPreviousOwner(lock);
+    await cleanUpAfterPreviousOwner(lock, baseDir);
     // The lock names the dir before the dir exists: whoever takes the lock after a crash finds it.
     lock.record({ ownerPid: process.pid, dir, outliveProcess });
     const handle = await buildLab({ id, dir, v1Count, v2Count, outliveProcess, lock });
@@ -94,23 +97,27 @@ export async function labUp(options: LabOptions = {}): Promise<Lab> {
   }
 }
 
-/** A free lock whose content names a lab dir that still exists: its maker died. Undo that lab first. */
-async function cleanUpAfterPreviousOwner(lock: HeldLabLock): Promise<void> {
+/**
+ * We hold the lock, so no other lab is up: whatever a previous lab left is stale. First the lab
+ * the lock file names (its maker died), then any other lab dir under the base dir (e.g. one whose
+ * maker died before the lock file named it), then br-int/ovs-netdev taps nobody cleaned.
+ */
+async function cleanUpAfterPreviousOwner(lock: HeldLabLock, baseDir: string): Promise<void> {
   const previous = lock.previousOwner;
   if (previous) {
     killOrphanHolderChild(previous);
-    if (previous.dir && existsSync(previous.dir) && !liveLabs.has(previous.dir)) {
-      await teardownLab(previous.dir, { removeSharedDevices: true });
-    }
+    if (previous.dir && existsSync(previous.dir)) await teardownLab(previous.dir, { removeSharedDevices: true });
   }
-  // br-int/ovs-netdev taps left by a lab that died before writing its manifest, unless some
-  // ovs-vswitchd (not a lab's: we hold the lock) is running and owns them.
+  for (const staleDir of labDirsUnder(baseDir)) {
+    if (/^[0-9a-f]{8}$/.test(basename(staleDir)) && !liveLabs.has(staleDir)) await teardownLab(staleDir, { removeSharedDevices: true });
+  }
   const leftovers = DATAPATH_DEVICES.filter((name) => existsSync(`/sys/class/net/${name}/tun_flags`));
   if (leftovers.length > 0) {
+    // Only if no ovs-vswitchd owns them: one that is not a lab's would clash with ours anyway.
     const vswitchd = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number)
       .find((pid) => processCmdline(pid)[0]?.endsWith('ovs-vswitchd') && processStartTime(pid) !== null);
     if (vswitchd !== undefined) {
-      throw new Error(`an ovs-vswitchd that is not a lab's (pid ${vswitchd}: ${processCmdline(vswitchd).join(' ')}) owns ${leftovers.join(', ')}; a lab's br-int would clash with it`);
+      throw new Error(`an ovs-vswitchd that is not this lab's (pid ${vswitchd}: ${processCmdline(vswitchd).join(' ')}) owns ${leftovers.join(', ')}; a lab's br-int would clash with it`);
     }
     await tryRun(['ip', '-force', '-batch', '-'], { input: leftovers.map((name) => `link del dev ${name}\n`).join('') });
   }
@@ -281,12 +288,17 @@ async function startMemberServer(state: LabState): Promise<void> {
   if (!identity) throw new Error(`the member server in ${port.namespace} did not start`);
   Object.assign(record, identity);
   state.save();
-  // Listening shows in the namespace's own /proc/PID/net/tcp (no traffic needed): local addr:port, state 0A.
+  // Listening shows in the namespace's own /proc/PID/net/tcp, so no probe traffic is needed:
+  // columns are `sl local_address rem_address st …`, the port in hex and LISTEN is state 0A.
   const hexPort = MEMBER_PORT.toString(16).toUpperCase().padStart(4, '0');
   await waitFor(`the member server on ${port.address}:${MEMBER_PORT}`, 10_000, async () => {
     if (!isAlive(identity)) throw new Error(`the member server in ${port.namespace} exited`);
     const table = await readFile(`/proc/${identity.pid}/net/tcp`, 'utf8').catch(() => '');
-    return table.split('\n').some((line) => line.includes(`:${hexPort} `) && / 0A /.test(line)) ? true : undefined;
+    const listening = table.split('\n').slice(1).some((line) => {
+      const [, local, , state] = line.trim().split(/\s+/);
+      return local?.endsWith(`:${hexPort}`) && state === '0A';
+    });
+    return listening ? true : undefined;
   });
 }
 

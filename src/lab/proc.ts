@@ -33,11 +33,24 @@ function readProcStat(pid: number): ProcStat | null {
   return { state, ppid, startTime };
 }
 
-/** The start time of a running (not zombie) process, or null when it is gone. */
+/**
+ * The start time of a running process, or null when it is gone. A zombie leader is gone only once
+ * its other threads are: SIGKILLed multi-threaded haproxy shows `Z` while a thread still holds its
+ * sockets (a connect to its stats socket then gets ECONNRESET instead of ECONNREFUSED).
+ */
 export function processStartTime(pid: number): number | null {
   const stat = readProcStat(pid);
-  if (!stat || stat.state === 'Z' || stat.state === 'X') return null;
+  if (!stat) return null;
+  if ((stat.state === 'Z' || stat.state === 'X') && threadCount(pid) <= 1) return null;
   return stat.startTime;
+}
+
+function threadCount(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/task`).length;
+  } catch {
+    return 0;
+  }
 }
 
 export function identify(pid: number): ProcessIdentity | null {
@@ -46,8 +59,8 @@ export function identify(pid: number): ProcessIdentity | null {
 }
 
 /**
- * True while the process runs. A zombie counts as gone: daemons re-parent to pid 1, which on this
- * machine reaps lazily, so /proc/PID can linger as `Z` for a while after the process died.
+ * True while the process runs. A (fully exited) zombie counts as gone: daemons re-parent to pid 1,
+ * which on this machine reaps lazily, so /proc/PID can linger as `Z` for a while after the process died.
  */
 export function isAlive(identity: ProcessIdentity): boolean {
   return processStartTime(identity.pid) === identity.startTime;
