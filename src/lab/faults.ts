@@ -4,7 +4,7 @@ import { appendFileSync, existsSync, rmSync, utimesSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { run, waitFor } from './exec.ts';
-import { startHaproxy } from './haproxy.ts';
+import { showStat, startHaproxy } from './haproxy.ts';
 import { addUnique, type LabProcessRecord } from './manifest.ts';
 import { BRIDGE, parseOvsTable, vsctl } from './ovs.ts';
 import { DEAD_VLAN, LAB_PREFIX_LENGTH, addPortArgs, poolPort, type LabState } from './plan.ts';
@@ -150,6 +150,13 @@ const FAULTS: Record<PoolFault, FaultAction> = {
   async 'members-down'(state, pool) {
     await run(['ip', '-n', state.members.up.namespace, 'route', 'replace', 'blackhole', `${pool.vip}/32`]);
     for (const member of pool.members) member.answering = false;
+    // The fault is in place once haproxy has seen it: every member DOWN on the stats socket.
+    const ids = new Set(pool.members.map((m) => m.id));
+    await waitFor(`every member of pool ${pool.poolId} DOWN`, 20_000, async () => {
+      const rows = await showStat(pool.socketPath).catch(() => []);
+      const servers = rows.filter((r) => ids.has(r['svname'] ?? ''));
+      return servers.length === ids.size && servers.every((r) => r['status'] === 'DOWN') ? true : undefined;
+    }, 200);
   },
 };
 
