@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { ObservationStore } from '../src/cache/store.ts';
+import { ObservationStore, HISTORY_ROWS_KEPT } from '../src/cache/store.ts';
 import { migrate, readMigrations, DatabaseTooNewError, MIGRATIONS_DIR } from '../src/cache/migrate.ts';
 import { ProbeRunner, ProbeFailedError } from '../src/cache/runner.ts';
 import type { ProbeDefinition, ProbeTraceEntry } from '../src/cache/runner.ts';
@@ -150,4 +150,14 @@ test('after a restart, observations within their TTL come from the file with not
   assert.deepEqual(obs.value, { host: 'seen' });
   second.store.close();
   rmSync(dir, { recursive: true });
+});
+
+test('history is bounded per probe and scope; the newest rows stay', () => {
+  const store = new ObservationStore(':memory:');
+  for (let i = 0; i < HISTORY_ROWS_KEPT + 25; i++) store.record('stats', '/sock', i, { uptime: i });
+  store.record('stats', '/other', 1, { uptime: 0 });
+  const rows = store.history('stats', '/sock', 10_000);
+  assert.equal(rows.length, HISTORY_ROWS_KEPT);
+  assert.deepEqual(rows[0]!.payload, { uptime: HISTORY_ROWS_KEPT + 24 });
+  assert.equal(store.history('stats', '/other').length, 1, 'other scopes untouched');
 });

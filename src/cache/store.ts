@@ -31,8 +31,12 @@ interface ObservationRow {
   payload: string;
 }
 
+/** Rows of history kept per (probe, scope); older ones are deleted as new ones come. */
+export const HISTORY_ROWS_KEPT = 200;
+
 export class ObservationStore {
   readonly db: Database.Database;
+  private readonly pruneStmt: Database.Statement<[string, string, string, string, number]>;
   private readonly latestStmt: Database.Statement<[string, string], ObservationRow>;
   private readonly insertStmt: Database.Statement<[string, string, number, number, string, string]>;
   private readonly touchStmt: Database.Statement<[number, number]>;
@@ -61,6 +65,9 @@ export class ObservationStore {
     this.lastFailureStmt = this.db.prepare(
       'SELECT failed_at, kind, message FROM probe_failure WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1',
     );
+    this.pruneStmt = this.db.prepare(
+      'DELETE FROM observation WHERE probe = ? AND scope = ? AND id <= (SELECT id FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
+    );
     const tx = this.db.transaction((probe: string, scope: string, at: number, payload: unknown) => {
       const json = JSON.stringify(payload);
       const hash = createHash('sha256').update(json).digest('hex');
@@ -70,6 +77,7 @@ export class ObservationStore {
         return { probe, scope, firstSeen: latest.first_seen, lastSeen: at, payload };
       }
       this.insertStmt.run(probe, scope, at, at, hash, json);
+      this.pruneStmt.run(probe, scope, probe, scope, HISTORY_ROWS_KEPT);
       return { probe, scope, firstSeen: at, lastSeen: at, payload };
     });
     this.recordTx = (probe, scope, at, payload) => tx.immediate(probe, scope, at, payload);

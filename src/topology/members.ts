@@ -2,7 +2,9 @@
 // (pxname = backend name, svname = member id). A stats socket that does not answer makes the
 // live fields unknown, never DOWN: unknown is not the same as down.
 import type { HaproxyServer } from '../host/haproxy-config.ts';
-import type { StatRow } from '../host/haproxy-stats.ts';
+import type { StatsObservation } from './probes.ts';
+
+type StatRow = Extract<StatsObservation, { reachable: true }>['rows'][number];
 import type { TopologySession } from './session.ts';
 import type { PoolRecord } from './pools.ts';
 import type { Seen } from './queries.ts';

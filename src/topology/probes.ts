@@ -20,11 +20,22 @@ import type { NamespaceNetwork } from '../host/iproute.ts';
 import { readOvsSnapshot } from '../host/ovs.ts';
 import type { OvsSnapshot } from '../host/ovs.ts';
 import { queryHaproxyStats } from '../host/haproxy-stats.ts';
-import type { HaproxyStatsResult } from '../host/haproxy-stats.ts';
+import type { HaproxyInfo, HaproxyStatsFailure, HaproxyStatsResult, StatRow } from '../host/haproxy-stats.ts';
 
-/** What the stats probe stores: the socket's answer without its duration. */
-export type StatsObservation = DistributiveOmit<HaproxyStatsResult, 'durationMs'>;
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/**
+ * What the stats probe stores: the typed fields of the socket's answer. The raw column and
+ * `show info` maps (about 120 columns a row) and the duration are dropped: the API reads the
+ * typed fields, and stats change on every look, so each look is a new row in the log.
+ */
+export type StatsObservation =
+  | { reachable: true; info: Omit<HaproxyInfo, 'fields'>; rows: Array<Omit<StatRow, 'columns'>> }
+  | { reachable: false; error: string; reason: HaproxyStatsFailure };
+
+export function compactStats(result: HaproxyStatsResult): StatsObservation {
+  if (!result.reachable) return { reachable: false, error: result.error, reason: result.reason };
+  const { fields: _fields, ...info } = result.info;
+  return { reachable: true, info, rows: result.rows.map(({ columns: _columns, ...row }) => row) };
+}
 
 export interface HostProbes {
   lbaas: ProbeDefinition<LbaasDeployment[]>;
@@ -50,11 +61,7 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
     stats: {
       name: 'stats',
       ttlMs: ttl('stats'),
-      // durationMs is dropped: it differs on every look and would defeat the append-on-change log.
-      run: async (socketPath) => {
-        const { durationMs: _, ...result } = await queryHaproxyStats(socketPath, { timeoutMs: Math.min(2000, config.commandTimeoutMs) });
-        return result;
-      },
+      run: async (socketPath) => compactStats(await queryHaproxyStats(socketPath, { timeoutMs: Math.min(2000, config.commandTimeoutMs) })),
     },
   };
 }
