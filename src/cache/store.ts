@@ -44,6 +44,13 @@ export class ObservationStore {
   private readonly historyStmt: Database.Statement<[string, string, number], ObservationRow>;
   private readonly lastFailureStmt: Database.Statement<[string, string], { failed_at: number; kind: string; message: string }>;
   private readonly recordTx: (probe: string, scope: string, at: number, payload: unknown) => StoredObservation;
+  private readonly latestMetaStmt: Database.Statement<[string, string], Omit<ObservationRow, 'payload'>>;
+  /**
+   * Parsed payloads of the latest rows, by row id: a warm request reads one small row per probe
+   * instead of parsing the same JSON again. The row id comes from the file each time, so a write
+   * by another process (a CLI next to the server) is still seen.
+   */
+  private readonly parsed = new Map<string, { id: number; payload: unknown }>();
 
   /** `file` ':memory:' gives a private in-memory store (tests). */
   constructor(file: string) {
@@ -65,6 +72,9 @@ export class ObservationStore {
     this.lastFailureStmt = this.db.prepare(
       'SELECT failed_at, kind, message FROM probe_failure WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1',
     );
+    this.latestMetaStmt = this.db.prepare(
+      'SELECT id, first_seen, last_seen, hash FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1',
+    );
     this.pruneStmt = this.db.prepare(
       'DELETE FROM observation WHERE probe = ? AND scope = ? AND id <= (SELECT id FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
     );
@@ -76,7 +86,8 @@ export class ObservationStore {
         this.touchStmt.run(at, latest.id);
         return { probe, scope, firstSeen: latest.first_seen, lastSeen: at, payload };
       }
-      this.insertStmt.run(probe, scope, at, at, hash, json);
+      const { lastInsertRowid } = this.insertStmt.run(probe, scope, at, at, hash, json);
+      this.parsed.set(`${probe}\u0000${scope}`, { id: Number(lastInsertRowid), payload });
       this.pruneStmt.run(probe, scope, probe, scope, HISTORY_ROWS_KEPT);
       return { probe, scope, firstSeen: at, lastSeen: at, payload };
     });
@@ -89,8 +100,18 @@ export class ObservationStore {
   }
 
   latest(probe: string, scope: string): StoredObservation | null {
+    const key = `${probe}\u0000${scope}`;
+    const meta = this.latestMetaStmt.get(probe, scope);
+    if (!meta) return null;
+    const memo = this.parsed.get(key);
+    if (memo && memo.id === meta.id) {
+      return { probe, scope, firstSeen: meta.first_seen, lastSeen: meta.last_seen, payload: memo.payload };
+    }
     const row = this.latestStmt.get(probe, scope);
-    return row ? toObservation(probe, scope, row) : null;
+    if (!row) return null;
+    const observation = toObservation(probe, scope, row);
+    this.parsed.set(key, { id: row.id, payload: observation.payload });
+    return observation;
   }
 
   /** Newest first. */
