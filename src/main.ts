@@ -1,6 +1,7 @@
 // The CLI: lbtopo serve | query | check | schema | lab | demo.
 import { parseArgs } from 'node:util';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, SETTINGS, PROBE_NAMES } from './config.ts';
 
 const USAGE = `usage: lbtopo <command> [options]
@@ -32,8 +33,9 @@ async function main(argv: string[]): Promise<number> {
       const config = loadConfig(process.env, values as Record<string, string>);
       const { createApp, serve } = await import('./server.ts');
       const app = createApp(config);
-      await serve(app);
-      console.error(`lbtopo: serving http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${config.listen.port}/graphql`);
+      const server = await serve(app);
+      const { address, port } = server.address() as AddressInfo;
+      console.error(`lbtopo: serving http://${address.includes(':') ? `[${address}]` : address}:${port}/graphql`);
       return -1; // keep running
     }
     case 'schema': {
@@ -86,4 +88,3 @@ main(process.argv.slice(2)).then(
     process.exitCode = 1;
   },
 );
-void readFileSync;
