@@ -1,7 +1,7 @@
 // The HTTP side: yoga over the schema, with GraphiQL whose default query traces one pool,
-// /health (liveness) and /ready (the SQLite file answers), a bearer token when configured,
-// probe traces in every response's extensions, expected errors shown and unexpected ones masked
-// and logged.
+// /health (liveness) and /ready (the SQLite file answers), /metrics for Prometheus (metrics.ts),
+// a bearer token when configured, probe traces in every response's extensions, expected errors
+// shown and unexpected ones masked and logged.
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
@@ -19,6 +19,7 @@ import { defineHostProbes } from './topology/probes.ts';
 import type { HostProbes } from './topology/probes.ts';
 import { TopologySession } from './topology/session.ts';
 import { StatsUnavailableError } from './topology/members.ts';
+import { useMetrics } from './metrics.ts';
 
 export const GRAPHIQL_DEFAULT_QUERY = `# The trace of one pool: namespace, VIP tap, addresses, routes, OVS port and
 # VLAN tag, the live haproxy and its members' health. Remove the (first: ...) to see them all.
@@ -65,7 +66,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     landingPage: false,
     logging: { debug: () => {}, info: () => {}, warn: (...a: unknown[]) => log(a.map(String).join(' ')), error: (...a: unknown[]) => log(a.map(String).join(' ')) },
     maskedErrors: { maskError: (error, message, isDev) => exposeExpectedError(error) ?? yogaMaskError(error, message, isDev) },
-    plugins: [useBearerToken(config.token), useReadiness(store), useProbeExtensions()],
+    plugins: [useBearerToken(config.token), useReadiness(store), useMetrics(runner, newSession), useProbeExtensions()],
   });
   return { config, yoga, gateway, store, runner, probes, newSession, close: () => store.close() };
 }

@@ -34,7 +34,7 @@ test('the contract fields scripts rely on exist with their types', () => {
     const f = query[name]!;
     return `${name}(${[...f.args].sort((a, b) => a.name.localeCompare(b.name)).map((a) => `${a.name}: ${a.type}`).join(', ')}): ${f.type}`;
   };
-  assert.equal(signature('pools'), 'pools(maxAge: Float, where: PoolFilter): [Pool!]!');
+  assert.equal(signature('pools'), 'pools(maxAge: Float, where: PoolFilter): [Pool!]');
   assert.equal(signature('pool'), 'pool(id: String!, maxAge: Float): Pool');
   assert.equal(signature('process'), 'process(maxAge: Float, pid: Int!): Process');
   assert.equal(signature('port'), 'port(id: String!, maxAge: Float): Port');

@@ -12,6 +12,7 @@ import './port.ts';
 import './ovs-port.ts';
 import './process.ts';
 import './probe.ts';
+import './problem.ts';
 
 export const schema = builder.toSchema();
 

@@ -6,7 +6,10 @@ import { InterfaceRef } from './interface.ts';
 import { RouteRef } from './route.ts';
 import { ProcessRef } from './process.ts';
 import { PoolRef } from './pool.ts';
+import { ProblemRef, problemFilterArgs } from './problem.ts';
 import { applyMaxAge, MAX_AGE_DESCRIPTION } from './freshness.ts';
+import { diagnoseNamespace } from '../diagnose/diagnose.ts';
+import { orphanNamespaces } from '../diagnose/rules.ts';
 import { findNamespace, interfacesOf, listNamespaceRecords, listPools, namespaceNetwork, processesInNamespace } from '../topology/queries.ts';
 import type { Seen } from '../topology/queries.ts';
 
@@ -47,6 +50,17 @@ NamespaceRef.implement({
     processes: t.field({ type: [ProcessRef], nullable: true, description: 'Processes whose network namespace this is (one /proc scan).', resolve: (ns, _a, ctx) => processesInNamespace(ctx.session, ns) }),
     pools: t.field({ type: [PoolRef], nullable: true, description: 'Pools whose haproxy belongs in this namespace (a v2 load balancer can hold several).', resolve: async (ns, _a, ctx) => (await listPools(ctx.session)).filter((p) => p.namespaceName === ns.name) }),
     pool: t.field({ type: PoolRef, nullable: true, description: 'The pool of this namespace; for a v2 load balancer with several pools, the first by id (see pools).', resolve: async (ns, _a, ctx) => (await listPools(ctx.session)).find((p) => p.namespaceName === ns.name) ?? null }),
+    orphaned: t.boolean({
+      description: 'A qlbaas- namespace that no LBaaS state dir names (a leftover of a deleted pool). Reads the state dirs only.',
+      resolve: async (ns, _a, ctx) => orphanNamespaces([ns], (await ctx.session.deployments()).value).length > 0,
+    }),
+    problems: t.field({
+      type: [ProblemRef],
+      nullable: true,
+      description: "What is wrong here: the problems of the pools whose haproxy belongs in this namespace, and ORPHAN_NAMESPACE. Runs the probes the checks need, for this namespace's pools only.",
+      args: problemFilterArgs(t.arg),
+      resolve: (ns, args, ctx) => diagnoseNamespace(ctx.session, ns.name, { code: args.code ?? null, severity: args.severity ?? null }),
+    }),
     observedAt: t.field({ type: 'DateTime', description: 'When the namespace list that showed it was read.', resolve: (ns) => ns.observedAt }),
   }),
 });
@@ -73,10 +87,19 @@ builder.queryFields((t) => ({
     type: [NamespaceRef],
     nullable: true,
     description: 'Named namespaces, sorted by name.',
-    args: { kind: t.arg({ type: NamespaceKindEnum, description: 'Only namespaces of this kind.' }), maxAge: t.arg.float({ description: MAX_AGE_DESCRIPTION }) },
+    args: {
+      kind: t.arg({ type: NamespaceKindEnum, description: 'Only namespaces of this kind.' }),
+      orphaned: t.arg.boolean({ description: 'true: only qlbaas- namespaces no LBaaS state dir names (leftovers); false: all the others. Reads the state dirs, runs no command.' }),
+      maxAge: t.arg.float({ description: MAX_AGE_DESCRIPTION }),
+    },
     resolve: async (_root, args, ctx) => {
       applyMaxAge(ctx, args.maxAge);
-      return (await listNamespaceRecords(ctx.session)).filter((ns) => args.kind == null || ns.kind === args.kind);
+      let namespaces = (await listNamespaceRecords(ctx.session)).filter((ns) => args.kind == null || ns.kind === args.kind);
+      if (args.orphaned != null) {
+        const orphans = new Set(orphanNamespaces(namespaces, (await ctx.session.deployments()).value).map((ns) => ns.name));
+        namespaces = namespaces.filter((ns) => orphans.has(ns.name) === args.orphaned);
+      }
+      return namespaces;
     },
   }),
 }));

@@ -6,6 +6,7 @@ import { InterfaceRef } from './interface.ts';
 import { PortRef } from './port.ts';
 import { ProcessRef } from './process.ts';
 import { MemberRef } from './member.ts';
+import { ProblemCodeEnum, ProblemRef, SeverityEnum, problemFilterArgs } from './problem.ts';
 import { applyMaxAge, MAX_AGE_DESCRIPTION } from './freshness.ts';
 import { findNamespace, findPool, interfacesOf, listPools, listProcessRecords, portOfInterface } from '../topology/queries.ts';
 import type { Seen } from '../topology/queries.ts';
@@ -14,6 +15,7 @@ import { haproxyProcessesOf, liveHaproxyOf, stalePidsOf, vipInterfaceOf, vipOf }
 import { membersOf, memberStatsOf, statsRowsOf } from '../topology/members.ts';
 import type { TopologySession } from '../topology/session.ts';
 import type { HaproxyFrontend, HaproxyHealthCheck } from '../host/haproxy-config.ts';
+import { diagnosePool, poolIdsWithProblems } from '../diagnose/diagnose.ts';
 
 export const PoolRef = builder.objectRef<Seen<PoolRecord>>('Pool');
 const ListenerRef = builder.objectRef<HaproxyFrontend>('Listener');
@@ -45,6 +47,11 @@ export const PoolFilterInput = builder.inputType('PoolFilter', {
     haproxy: t.field({ type: HaproxyPresenceEnum, description: 'MISSING: pools no live haproxy runs (reads /proc only).' }),
     namespace: t.field({ type: NamespacePresenceEnum, description: "PRESENT or MISSING: whether the pool's namespace exists (no process spawned)." }),
     layout: t.field({ type: PoolLayoutEnum, description: 'Only pools of this layout (state dirs only).' }),
+    problem: t.field({
+      type: ProblemCodeEnum,
+      description: 'Only pools with a problem of this code; runs only the probes that code needs. A pool whose check could not be completed (a probe failed) is listed too; its problems say CHECK_INCOMPLETE.',
+    }),
+    severity: t.field({ type: SeverityEnum, description: 'Only pools with a problem of this severity (with `problem`: both must hold for the same problem). Pools whose check was incomplete are listed too.' }),
   }),
 });
 
@@ -160,6 +167,13 @@ PoolRef.implement({
         return members.filter((_m, i) => statuses[i]?.status?.split(' ')[0] === args.status!.toUpperCase());
       },
     }),
+    problems: t.field({
+      type: [ProblemRef],
+      nullable: true,
+      description: "What is wrong with this pool, worst first. Runs the probes the checks need, for this pool only (ip in its namespace, its stats socket).",
+      args: problemFilterArgs(t.arg),
+      resolve: (p, args, ctx) => diagnosePool(ctx.session, p, { code: args.code ?? null, severity: args.severity ?? null }),
+    }),
     observedAt: t.field({ type: 'DateTime', description: 'When the state dirs were read.', resolve: (p) => p.observedAt }),
   }),
 });
@@ -182,6 +196,10 @@ builder.queryFields((t) => ({
       if (where?.haproxy != null) {
         const processes = (await ctx.session.processes()).value;
         pools = pools.filter((p) => (liveHaproxyOf(p, processes) !== null) === (where.haproxy === 'RUNNING'));
+      }
+      if (pools.length > 0 && (where?.problem != null || where?.severity != null)) {
+        const ids = await poolIdsWithProblems(ctx.session, { code: where.problem ?? null, severity: where.severity ?? null });
+        pools = pools.filter((p) => ids.has(p.id));
       }
       return pools;
     },

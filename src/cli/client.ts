@@ -1,0 +1,81 @@
+// Runs one GraphQL document for the CLI (`query`, `check`): in-process through yoga.fetch (the
+// same server code, no port opened, config from LBTOPO_* and the serve flags), or against a
+// running server with --url. Both return the HTTP status and the JSON body, so callers judge
+// the answer the same way wherever it came from.
+import { loadConfig, PROBE_NAMES, SETTINGS } from '../config.ts';
+
+export interface GraphQLRequestBody {
+  query: string;
+  variables?: Record<string, unknown>;
+  operationName?: string | null;
+}
+
+export interface GraphQLResponseBody {
+  data?: Record<string, unknown> | null;
+  errors?: Array<{ message: string; path?: Array<string | number>; extensions?: Record<string, unknown> }>;
+  extensions?: Record<string, unknown>;
+}
+
+export interface GraphQLAnswer {
+  status: number;
+  body: GraphQLResponseBody;
+}
+
+/** The server could not be reached, or did not answer with JSON. */
+export class UnreachableError extends Error {
+  override readonly name = 'UnreachableError';
+}
+
+/** The serve settings as parseArgs options (--listen, --db, ..., --ttl-<probe>). */
+export function settingOptions(): Record<string, { type: 'string' }> {
+  return Object.fromEntries([...SETTINGS.map((s) => [s.flag, { type: 'string' as const }]), ...PROBE_NAMES.map((p) => [`ttl-${p}`, { type: 'string' as const }])]);
+}
+
+export interface Target {
+  /** A server's GraphQL URL; null runs in-process. */
+  url: string | null;
+  /** Bearer token for --url (in-process uses the configured one). */
+  token: string | null;
+  /** Flags that override LBTOPO_* for in-process runs. */
+  settings: Record<string, string | undefined>;
+  timeoutMs: number;
+}
+
+/** http://host:4000 and http://host:4000/ mean http://host:4000/graphql. */
+export function graphqlUrl(url: string): string {
+  const u = new URL(url);
+  if (u.pathname === '' || u.pathname === '/') u.pathname = '/graphql';
+  return u.toString();
+}
+
+export async function runGraphQL(target: Target, request: GraphQLRequestBody): Promise<GraphQLAnswer> {
+  const body = JSON.stringify(request);
+  if (target.url) {
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' };
+    if (target.token) headers.authorization = `Bearer ${target.token}`;
+    let response: Response;
+    try {
+      response = await fetch(graphqlUrl(target.url), { method: 'POST', headers, body, signal: AbortSignal.timeout(target.timeoutMs) });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new UnreachableError(`cannot reach ${target.url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    }
+    const text = await response.text();
+    try {
+      return { status: response.status, body: JSON.parse(text) as GraphQLResponseBody };
+    } catch {
+      throw new UnreachableError(`${target.url} answered HTTP ${response.status} without JSON: ${text.slice(0, 200)}`);
+    }
+  }
+  const config = loadConfig(process.env, target.settings);
+  const { createApp } = await import('../server.ts');
+  const app = createApp(config, { log: (m) => process.stderr.write(`lbtopo: ${m}\n`) });
+  try {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (config.token) headers.authorization = `Bearer ${config.token}`;
+    const response = await app.yoga.fetch('http://lbtopo.local/graphql', { method: 'POST', headers, body });
+    return { status: response.status, body: (await response.json()) as GraphQLResponseBody };
+  } finally {
+    app.close();
+  }
+}
