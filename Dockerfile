@@ -18,6 +18,7 @@ COPY bin ./bin
 COPY src ./src
 COPY migrations ./migrations
 COPY schema ./schema
+COPY examples ./examples
 ENV LBTOPO_DB=/data/topology.sqlite \
     LBTOPO_LISTEN=127.0.0.1:4000
 VOLUME /data

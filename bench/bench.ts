@@ -17,19 +17,13 @@ import { readOvsSnapshot } from '../src/host/ovs.ts';
 import { queryHaproxyStats } from '../src/host/haproxy-stats.ts';
 import { loadConfig } from '../src/config.ts';
 import { createApp } from '../src/server.ts';
+import { readExampleQuery } from '../src/example-queries.ts';
 
 const { values } = parseArgs({ options: { pools: { type: 'string', default: '100' }, runs: { type: 'string', default: '5' } } });
 const POOLS = Number(values.pools);
 const RUNS = Number(values.runs);
 
-const CONTRACT = `{ pools {
-  id
-  namespace { name routes { destination gateway } }
-  vipPort { id macAddress ovsPort { name bridge tag } }
-  vipInterface { name macAddress operState addresses { address prefixLength } }
-  haproxy { pid argv }
-  members { id address port status }
-} }`;
+const CONTRACT = readExampleQuery('pools-trace');
 
 async function median(fn: () => Promise<unknown>, runs = RUNS): Promise<number> {
   const times: number[] = [];
@@ -73,7 +67,7 @@ try {
     const body = (await r.json()) as { data?: { pools?: unknown[] } };
     if (!body.data?.pools || body.data.pools.length !== POOLS) throw new Error('contract query did not return every pool');
   };
-  const cold = await median(() => query(CONTRACT.replace('pools {', 'pools(maxAge: 0) {')));
+  const cold = await median(() => query(CONTRACT.replace(/\bpools \{/, 'pools(maxAge: 0) {')));
   const warm = await median(() => query(CONTRACT));
   const idsOnly = await median(() => query('{ pools(maxAge: 0) { id } }'));
   app.close();

@@ -8,16 +8,10 @@ import type { Lab, LabPool } from '../src/lab/lab.ts';
 import { createApp, serve } from '../src/server.ts';
 import type { App } from '../src/server.ts';
 import { loadConfig } from '../src/config.ts';
+import { readExampleQuery } from '../src/example-queries.ts';
 import { appForLab, commandsDuring, gql, ipNetnsIdentify, tmpDb } from './support.ts';
 
-const CONTRACT = `{ pools {
-  id
-  namespace { name routes { destination gateway } }
-  vipPort { id macAddress ovsPort { name bridge tag } }
-  vipInterface { name macAddress operState addresses { address prefixLength } }
-  haproxy { pid argv }
-  members { id address port status }
-} }`;
+const CONTRACT = readExampleQuery('pools-trace');
 
 let lab: Lab;
 let app: App;
@@ -254,7 +248,9 @@ test('over real HTTP: GraphiQL, health, readiness, and the token', async () => {
     const auth = { authorization: 'Bearer s3cret' };
     assert.equal((await fetch(`${base}/ready`, { headers: auth })).status, 200);
     const page = await fetch(`${base}/graphql`, { headers: { ...auth, accept: 'text/html' } });
-    assert.match(await page.text(), /vipPort/, 'GraphiQL opens on the pool trace');
+    const html = await page.text();
+    assert.match(html, /PoolTrace/, 'GraphiQL opens on the trace of one pool');
+    assert.ok(html.includes(lab.pools.map((p) => p.poolId).sort()[0]!), 'with the first pool id as its variable');
     const res = await fetch(`${base}/graphql`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ query: CONTRACT }) });
     const body = (await res.json()) as any;
     assert.equal(byId(body.data.pools, healthy.poolId).vipPort.id, healthy.portId);

@@ -59,6 +59,6 @@ test('the image is Node 20 with the host tools the probes run, and ships what th
   assert.match(dockerfile, /^FROM node:20-bookworm/m);
   assert.match(dockerfile, /iproute2/);
   assert.match(dockerfile, /openvswitch-switch/);
-  for (const dir of ['src', 'migrations', 'bin', 'schema']) assert.match(dockerfile, new RegExp(`COPY ${dir} `));
+  for (const dir of ['src', 'migrations', 'bin', 'schema', 'examples']) assert.match(dockerfile, new RegExp(`COPY ${dir} `));
   assert.match(dockerfile, /ENV LBTOPO_DB=\/data\/topology\.sqlite/);
 });
