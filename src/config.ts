@@ -36,6 +36,11 @@ export const SETTINGS = [
   { env: 'LBTOPO_COMMAND_CONCURRENCY', flag: 'command-concurrency', default: '4', help: 'host commands run at once' },
 ] as const;
 
+/** node:util parseArgs options for every setting flag (--listen, --db, ..., --ttl-<probe>). */
+export function settingOptions(): Record<string, { type: 'string' }> {
+  return Object.fromEntries([...SETTINGS.map((s) => [s.flag, { type: 'string' as const }]), ...PROBE_NAMES.map((p) => [`ttl-${p}`, { type: 'string' as const }])]);
+}
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }

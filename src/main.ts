@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, loadConfig, SETTINGS, PROBE_NAMES } from './config.ts';
+import { ConfigError, loadConfig, SETTINGS, PROBE_NAMES, settingOptions } from './config.ts';
 
 const USAGE = `usage: lbtopo <command> [options]
 
@@ -18,10 +18,6 @@ ${SETTINGS.map((s) => `  --${s.flag.padEnd(20)} ${s.env.padEnd(27)} ${s.help} (d
   --ttl-<probe>        LBTOPO_TTL_<PROBE>          freshness of one probe (${PROBE_NAMES.join(', ')})
 `;
 
-const SETTING_OPTIONS = Object.fromEntries([
-  ...SETTINGS.map((s) => [s.flag, { type: 'string' as const }]),
-  ...PROBE_NAMES.map((p) => [`ttl-${p}`, { type: 'string' as const }]),
-]);
 
 export const SCHEMA_FILE = new URL('../schema/schema.graphql', import.meta.url).pathname;
 
@@ -29,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve': {
-      const { values } = parseArgs({ args: rest, options: SETTING_OPTIONS, strict: true });
+      const { values } = parseArgs({ args: rest, options: settingOptions(), strict: true });
       const config = loadConfig(process.env, values as Record<string, string>);
       const { createApp, serve } = await import('./server.ts');
       const app = createApp(config);

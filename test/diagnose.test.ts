@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { labUp } from '../src/lab/lab.ts';
+import { labUp, POOL_FAULTS } from '../src/lab/lab.ts';
 import type { Lab, LabPool, PoolFault } from '../src/lab/lab.ts';
 import type { App } from '../src/server.ts';
 import { appForLab, commandsDuring, gql } from './support.ts';
@@ -21,22 +21,7 @@ const pools = new Map<string, LabPool>();
 /** haproxy pids as the lab started them, before any fault. */
 const pidBefore = new Map<string, number>();
 
-const FAULTS: PoolFault[] = [
-  'kill-haproxy',
-  'delete-namespace',
-  'delete-ovs-port',
-  'dead-vlan',
-  'link-down',
-  'no-default-route',
-  'config-newer',
-  'multiple-haproxy',
-  'haproxy-outside-namespace',
-  'stats-socket-removed',
-  'vip-address-removed',
-  'iface-id-mismatch',
-  'ovs-interface-error',
-  'members-down',
-];
+const FAULTS: readonly PoolFault[] = POOL_FAULTS;
 
 /** What each role must show, and nothing else. */
 const EXPECTED: Record<string, string[]> = {

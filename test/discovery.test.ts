@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
-import { labUp } from '../src/lab/lab.ts';
+import { labUp, POOL_FAULTS } from '../src/lab/lab.ts';
 import type { Lab, LabPool, PoolFault } from '../src/lab/lab.ts';
 import { CommandGateway } from '../src/host/exec.ts';
 import { listNamespaces } from '../src/host/netns.ts';
@@ -21,7 +21,7 @@ import { ipNetnsIdentify } from './support.ts';
 let lab: Lab;
 let healthy: LabPool;
 const faulted = new Map<PoolFault, LabPool>();
-const FAULTS: PoolFault[] = ['kill-haproxy', 'delete-namespace', 'delete-ovs-port', 'dead-vlan', 'link-down', 'no-default-route', 'config-newer', 'stats-socket-removed', 'vip-address-removed', 'iface-id-mismatch', 'ovs-interface-error', 'members-down', 'multiple-haproxy', 'haproxy-outside-namespace'];
+const FAULTS: readonly PoolFault[] = POOL_FAULTS;
 const gateway = new CommandGateway();
 
 before(async () => {

@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError, parseDuration } from '../config.ts';
 import { PROBLEM_CODE_NAMES, severityRank } from '../diagnose/codes.ts';
 import type { ProblemCode, Severity } from '../diagnose/codes.ts';
-import { runGraphQL, settingOptions, UnreachableError } from './client.ts';
+import { runGraphQL, UnreachableError } from './client.ts';
+import { settingOptions } from '../config.ts';
 
 export const EXIT = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 } as const;
 type Status = keyof typeof EXIT;

@@ -27,9 +27,6 @@ export class UnreachableError extends Error {
 }
 
 /** The serve settings as parseArgs options (--listen, --db, ..., --ttl-<probe>). */
-export function settingOptions(): Record<string, { type: 'string' }> {
-  return Object.fromEntries([...SETTINGS.map((s) => [s.flag, { type: 'string' as const }]), ...PROBE_NAMES.map((p) => [`ttl-${p}`, { type: 'string' as const }])]);
-}
 
 export interface Target {
   /** A server's GraphQL URL; null runs in-process. */

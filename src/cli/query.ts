@@ -4,7 +4,8 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { parseDuration } from '../config.ts';
-import { runGraphQL, settingOptions, UnreachableError } from './client.ts';
+import { runGraphQL, UnreachableError } from './client.ts';
+import { settingOptions } from '../config.ts';
 
 export const QUERY_USAGE = `usage: lbtopo query FILE | - | --query '{ ... }' [options]
 

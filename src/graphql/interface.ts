@@ -1,14 +1,11 @@
-import { GraphQLError } from 'graphql';
 import type { InterfaceAddress, InterfaceStats } from '../host/iproute.ts';
-import { isValidNamespaceName } from '../host/names.ts';
 import { builder } from './builder.ts';
 import { NamespaceRef } from './namespace.ts';
 import { OvsPortRef } from './ovs-port.ts';
 import { PortRef } from './port.ts';
-import { applyMaxAge, MAX_AGE_DESCRIPTION } from './freshness.ts';
-import { findNamespace, interfacesOf, listNamespaceRecords, portOfInterface } from '../topology/queries.ts';
+import { applyMaxAge, MAX_AGE_DESCRIPTION, requireNamespaceName } from './arguments.ts';
+import { findNamespace, interfacesOf, listNamespaceRecords, ovsPortRecordOfDevice, portOfInterface } from '../topology/queries.ts';
 import type { InterfaceRecord } from '../topology/queries.ts';
-import { ovsPortOfDevice } from '../topology/ports.ts';
 
 export const InterfaceRef = builder.objectRef<InterfaceRecord>('Interface');
 const AddressRef = builder.objectRef<InterfaceAddress>('Address');
@@ -60,11 +57,7 @@ InterfaceRef.implement({
       type: OvsPortRef,
       nullable: true,
       description: 'The OVS port plugging this device (same name for internal ports; tapX for the ns-X end of a veth). Runs ovs-vsctl.',
-      resolve: async (i, _a, ctx) => {
-        const ovs = await ctx.session.ovs();
-        const port = ovsPortOfDevice(ovs.value, i.name);
-        return port ? { ...port, observedAt: ovs.observedAt } : null;
-      },
+      resolve: (i, _a, ctx) => ovsPortRecordOfDevice(ctx.session, i.name),
     }),
     port: t.field({ type: PortRef, nullable: true, description: 'The Neutron port whose id the device name carries (tap + 11 characters).', resolve: (i, _a, ctx) => portOfInterface(ctx.session, i) }),
     observedAt: t.field({ type: 'DateTime', description: 'When `ip` last showed this device.', resolve: (i) => i.observedAt }),
@@ -84,9 +77,7 @@ builder.queryField('interfaces', (t) =>
     },
     resolve: async (_root, args, ctx) => {
       applyMaxAge(ctx, args.maxAge);
-      if (args.namespace != null && !isValidNamespaceName(args.namespace)) {
-        throw new GraphQLError(`not a valid namespace name: ${JSON.stringify(args.namespace)}`, { extensions: { code: 'BAD_USER_INPUT' } });
-      }
+      if (args.namespace != null) requireNamespaceName(args.namespace);
       const names = args.namespace != null ? [args.namespace] : (await listNamespaceRecords(ctx.session)).map((n) => n.name);
       if (args.namespace != null && !(await findNamespace(ctx.session, args.namespace))) return [];
       const lists = await Promise.all(names.map((n) => interfacesOf(ctx.session, n)));

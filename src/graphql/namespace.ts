@@ -1,13 +1,11 @@
-import { GraphQLError } from 'graphql';
 import type { NamedNamespace } from '../host/netns.ts';
-import { isValidNamespaceName } from '../host/names.ts';
 import { builder } from './builder.ts';
 import { InterfaceRef } from './interface.ts';
 import { RouteRef } from './route.ts';
 import { ProcessRef } from './process.ts';
 import { PoolRef } from './pool.ts';
 import { ProblemRef, problemFilterArgs } from './problem.ts';
-import { applyMaxAge, MAX_AGE_DESCRIPTION } from './freshness.ts';
+import { applyMaxAge, MAX_AGE_DESCRIPTION, requireNamespaceName } from './arguments.ts';
 import { diagnoseNamespace } from '../diagnose/diagnose.ts';
 import { orphanNamespaces } from '../diagnose/rules.ts';
 import { findNamespace, interfacesOf, listNamespaceRecords, listPools, namespaceNetwork, processesInNamespace } from '../topology/queries.ts';
@@ -65,11 +63,6 @@ NamespaceRef.implement({
   }),
 });
 
-function checkNamespaceName(name: string): void {
-  if (!isValidNamespaceName(name)) {
-    throw new GraphQLError(`not a valid namespace name: ${JSON.stringify(name)} (letters, digits, '-', '_', '.', ':' only)`, { extensions: { code: 'BAD_USER_INPUT' } });
-  }
-}
 
 builder.queryFields((t) => ({
   namespace: t.field({
@@ -78,7 +71,7 @@ builder.queryFields((t) => ({
     description: 'One named namespace by name; null when there is none.',
     args: { name: t.arg.string({ required: true, description: 'The namespace name.' }), maxAge: t.arg.float({ description: MAX_AGE_DESCRIPTION }) },
     resolve: (_root, args, ctx) => {
-      checkNamespaceName(args.name);
+      requireNamespaceName(args.name);
       applyMaxAge(ctx, args.maxAge);
       return findNamespace(ctx.session, args.name);
     },

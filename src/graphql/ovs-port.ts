@@ -3,7 +3,7 @@ import { builder } from './builder.ts';
 import { KeyValueRef, toKeyValues } from './key-value.ts';
 import { InterfaceRef } from './interface.ts';
 import { PortRef } from './port.ts';
-import { applyMaxAge, MAX_AGE_DESCRIPTION } from './freshness.ts';
+import { applyMaxAge, MAX_AGE_DESCRIPTION } from './arguments.ts';
 import { findInterfaceByName, listOvsPorts } from '../topology/queries.ts';
 import type { OvsPortRecord } from '../topology/queries.ts';
 import { ifaceIdOf, isOnDeadVlan, portPrefixOfDevice, tapNameOfPort } from '../topology/ports.ts';

@@ -1,4 +1,3 @@
-import { GraphQLError } from 'graphql';
 import { isUuid } from '../host/names.ts';
 import { builder } from './builder.ts';
 import { NamespaceRef } from './namespace.ts';
@@ -7,7 +6,7 @@ import { PortRef } from './port.ts';
 import { ProcessRef } from './process.ts';
 import { MemberRef } from './member.ts';
 import { ProblemCodeEnum, ProblemRef, SeverityEnum, problemFilterArgs } from './problem.ts';
-import { applyMaxAge, MAX_AGE_DESCRIPTION } from './freshness.ts';
+import { applyMaxAge, badUserInput, MAX_AGE_DESCRIPTION } from './arguments.ts';
 import { findNamespace, findPool, interfacesOf, listPools, listProcessRecords, portOfInterface } from '../topology/queries.ts';
 import type { Seen } from '../topology/queries.ts';
 import type { PoolRecord } from '../topology/pools.ts';
@@ -210,7 +209,7 @@ builder.queryFields((t) => ({
     description: 'One pool by UUID; null when this host has no such pool.',
     args: { id: t.arg.string({ required: true, description: 'Pool UUID.' }), maxAge: t.arg.float({ description: MAX_AGE_DESCRIPTION }) },
     resolve: (_root, args, ctx) => {
-      if (!isUuid(args.id)) throw new GraphQLError(`not a pool id: ${JSON.stringify(args.id)} (a lower-case UUID)`, { extensions: { code: 'BAD_USER_INPUT' } });
+      if (!isUuid(args.id)) throw badUserInput(`not a pool id: ${JSON.stringify(args.id)} (a lower-case UUID)`);
       applyMaxAge(ctx, args.maxAge);
       return findPool(ctx.session, args.id);
     },

@@ -1,11 +1,10 @@
-import { GraphQLError } from 'graphql';
 import { builder } from './builder.ts';
 import { InterfaceRef } from './interface.ts';
 import { OvsPortRef } from './ovs-port.ts';
 import { NamespaceRef } from './namespace.ts';
 import { PoolRef } from './pool.ts';
-import { applyMaxAge, MAX_AGE_DESCRIPTION } from './freshness.ts';
-import { findInterfaceByName, findNamespace, findPort, isPortIdOrPrefix, listPools, resolvePortId } from '../topology/queries.ts';
+import { applyMaxAge, badUserInput, MAX_AGE_DESCRIPTION } from './arguments.ts';
+import { findInterfaceByName, findNamespace, findPort, isPortIdOrPrefix, listPools, ovsPortRecordOfDevice, resolvePortId } from '../topology/queries.ts';
 import type { InterfaceRecord, PortRecord } from '../topology/queries.ts';
 import { ovsPortOfDevice } from '../topology/ports.ts';
 import type { TopologySession } from '../topology/session.ts';
@@ -40,11 +39,7 @@ PortRef.implement({
       type: OvsPortRef,
       nullable: true,
       description: 'The OVS port plugging it (runs ovs-vsctl).',
-      resolve: async (p, _a, ctx) => {
-        const ovs = await ctx.session.ovs();
-        const port = ovsPortOfDevice(ovs.value, p.tapName);
-        return port ? { ...port, observedAt: ovs.observedAt } : null;
-      },
+      resolve: (p, _a, ctx) => ovsPortRecordOfDevice(ctx.session, p.tapName),
     }),
     namespace: t.field({
       type: NamespaceRef,
@@ -77,7 +72,7 @@ builder.queryField('port', (t) =>
     resolve: (_root, args, ctx) => {
       const id = args.id.toLowerCase();
       if (!isPortIdOrPrefix(id)) {
-        throw new GraphQLError(`not a port id: ${JSON.stringify(args.id)} (a UUID, or the 11 characters after "tap" such as 70081ac2-6f)`, { extensions: { code: 'BAD_USER_INPUT' } });
+        throw badUserInput(`not a port id: ${JSON.stringify(args.id)} (a UUID, or the 11 characters after "tap" such as 70081ac2-6f)`);
       }
       applyMaxAge(ctx, args.maxAge);
       return findPort(ctx.session, id);

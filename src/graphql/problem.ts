@@ -6,7 +6,7 @@ import { ProcessRef } from './process.ts';
 import { OvsPortRef } from './ovs-port.ts';
 import { InterfaceRef } from './interface.ts';
 import { MemberRef } from './member.ts';
-import { applyMaxAge, MAX_AGE_DESCRIPTION } from './freshness.ts';
+import { applyMaxAge, MAX_AGE_DESCRIPTION } from './arguments.ts';
 import { PROBLEM_CODES, PROBLEM_CODE_NAMES, problemKey } from '../diagnose/codes.ts';
 import type { Problem, ProblemCode } from '../diagnose/codes.ts';
 import { diagnoseHost } from '../diagnose/diagnose.ts';

@@ -1,10 +1,9 @@
-import { GraphQLError } from 'graphql';
 import type { ProcessInfo } from '../host/procfs.ts';
-import { isValidPid, isValidNamespaceName } from '../host/names.ts';
+import { isValidPid } from '../host/names.ts';
 import { builder } from './builder.ts';
 import { NamespaceRef } from './namespace.ts';
 import { PoolRef } from './pool.ts';
-import { applyMaxAge, MAX_AGE_DESCRIPTION } from './freshness.ts';
+import { applyMaxAge, badUserInput, MAX_AGE_DESCRIPTION, requireNamespaceName } from './arguments.ts';
 import { findNamespace, listPools, listProcessRecords, namespaceNamesOfProcess } from '../topology/queries.ts';
 import type { Seen } from '../topology/queries.ts';
 import { haproxyFiles, isHaproxy, poolOfProcess } from '../topology/pools.ts';
@@ -49,7 +48,7 @@ builder.queryFields((t) => ({
     description: 'One process by pid; null when there is none. Its `namespace` answers what `ip netns identify PID` answers.',
     args: { pid: t.arg.int({ required: true, description: 'Process id (> 0).' }), maxAge: t.arg.float({ description: MAX_AGE_DESCRIPTION }) },
     resolve: async (_root, args, ctx) => {
-      if (!isValidPid(args.pid)) throw new GraphQLError(`not a valid pid: ${args.pid}`, { extensions: { code: 'BAD_USER_INPUT' } });
+      if (!isValidPid(args.pid)) throw badUserInput(`not a valid pid: ${args.pid}`);
       applyMaxAge(ctx, args.maxAge);
       return (await listProcessRecords(ctx.session)).find((p) => p.pid === args.pid) ?? null;
     },
@@ -68,7 +67,7 @@ builder.queryFields((t) => ({
       let processes = await listProcessRecords(ctx.session);
       if (args.command != null) processes = processes.filter((p) => p.comm === args.command);
       if (args.namespace != null) {
-        if (!isValidNamespaceName(args.namespace)) throw new GraphQLError(`not a valid namespace name: ${JSON.stringify(args.namespace)}`, { extensions: { code: 'BAD_USER_INPUT' } });
+        requireNamespaceName(args.namespace);
         const ns = await findNamespace(ctx.session, args.namespace);
         processes = ns ? processes.filter((p) => p.netnsInode === ns.inode) : [];
       }

@@ -8,7 +8,7 @@ import { isUuid } from '../host/names.ts';
 import type { TopologySession } from './session.ts';
 import { poolsFromDeployments } from './pools.ts';
 import type { PoolRecord } from './pools.ts';
-import { ifaceIdOf, portPrefixOfDevice, PORT_PREFIX, ovsPortsOfPortId, tapNameOfPort } from './ports.ts';
+import { ifaceIdOf, ovsPortOfDevice, portPrefixOfDevice, PORT_PREFIX, ovsPortsOfPortId, tapNameOfPort } from './ports.ts';
 
 /** Something seen by a probe, with when it was seen. */
 export type Seen<T> = T & { observedAt: number };
@@ -78,6 +78,13 @@ export async function findInterfaceByName(session: TopologySession, name: string
 }
 
 export type OvsPortRecord = Seen<OvsPort>;
+
+/** The OVS port plugging a device (runs ovs-vsctl), with when OVS was read. */
+export async function ovsPortRecordOfDevice(session: TopologySession, deviceName: string): Promise<OvsPortRecord | null> {
+  const ovs = await session.ovs();
+  const port = ovsPortOfDevice(ovs.value, deviceName);
+  return port ? { ...port, observedAt: ovs.observedAt } : null;
+}
 
 export async function listOvsPorts(session: TopologySession): Promise<OvsPortRecord[]> {
   const obs = await session.ovs();
