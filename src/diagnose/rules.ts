@@ -98,7 +98,8 @@ export function haproxyRules(pool: PoolRecord, facts: DiagnosisFacts): Problem[]
 
   for (const pid of stalePidsOf(pool, processes)) {
     const other = processes.find((p) => p.pid === pid);
-    const what = other ? `pid ${pid}, now ${other.comm} (not a haproxy on this config)` : `pid ${pid}, which is not running`;
+    // A killed daemon whose parent has not reaped it is still listed, as a zombie: it is dead.
+    const what = !other || other.state === 'Z' ? `pid ${pid}, which is not running` : `pid ${pid}, now ${other.comm} (not a haproxy on this config)`;
     const fix = live
       ? `The live haproxy is pid ${live.pid}: write it to ${d.pidPath}, or reload the pool so the file is rewritten.`
       : `Start haproxy (${startCommand(pool)}); it rewrites the file.`;
