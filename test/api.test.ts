@@ -259,3 +259,17 @@ test('over real HTTP: GraphiQL, health, readiness, and the token', async () => {
     tokenApp.close();
   }
 });
+
+test('the refresh mutation looks again now, bypassing a fresh cache, and says what ran', async () => {
+  const fresh = appForLab(lab, { LBTOPO_TTL: '1h' });
+  try {
+    await gql(fresh, '{ ovsPorts { name } }');
+    let res: any;
+    const ran = await commandsDuring(fresh, async () => { res = await gql(fresh, 'mutation { refresh(probes: [OVS, LBAAS]) { probe source error } }'); });
+    assert.equal(res.errors, undefined);
+    assert.deepEqual(res.data.refresh.map((r: { probe: string; source: string }) => `${r.probe}:${r.source}`).sort(), ['lbaas:ran', 'ovs:ran']);
+    assert.deepEqual(ran.map((a) => a[0]), ['ovs-vsctl'], 'one ovs-vsctl, nothing else spawned');
+  } finally {
+    fresh.close();
+  }
+});

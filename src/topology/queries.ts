@@ -13,9 +13,22 @@ import { ifaceIdOf, ovsPortOfDevice, portPrefixOfDevice, PORT_PREFIX, ovsPortsOf
 /** Something seen by a probe, with when it was seen. */
 export type Seen<T> = T & { observedAt: number };
 
+/**
+ * Results derived from one observation, computed once per request: a request's DataLoader hands
+ * every resolver the same observation object, and a 100-pool query would otherwise rebuild the
+ * pool list (or the process list) for each of its hundreds of fields.
+ */
+const derived = new WeakMap<object, Map<string, unknown>>();
+function once<T>(observation: object, key: string, compute: () => T): T {
+  let cache = derived.get(observation);
+  if (!cache) derived.set(observation, (cache = new Map()));
+  if (!cache.has(key)) cache.set(key, compute());
+  return cache.get(key) as T;
+}
+
 export async function listPools(session: TopologySession): Promise<Seen<PoolRecord>[]> {
   const obs = await session.deployments();
-  return poolsFromDeployments(obs.value).map((p) => ({ ...p, observedAt: obs.observedAt }));
+  return once(obs, 'pools', () => poolsFromDeployments(obs.value).map((p) => ({ ...p, observedAt: obs.observedAt })));
 }
 
 export async function findPool(session: TopologySession, id: string): Promise<Seen<PoolRecord> | null> {
@@ -24,16 +37,18 @@ export async function findPool(session: TopologySession, id: string): Promise<Se
 
 export async function listNamespaceRecords(session: TopologySession): Promise<Seen<NamedNamespace>[]> {
   const obs = await session.namespaces();
-  return obs.value.map((ns) => ({ ...ns, observedAt: obs.observedAt }));
+  return once(obs, 'records', () => obs.value.map((ns) => ({ ...ns, observedAt: obs.observedAt })));
 }
 
 export async function findNamespace(session: TopologySession, name: string): Promise<Seen<NamedNamespace> | null> {
-  return (await listNamespaceRecords(session)).find((ns) => ns.name === name) ?? null;
+  const obs = await session.namespaces();
+  const byName = once(obs, 'byName', () => new Map(obs.value.map((ns) => [ns.name, { ...ns, observedAt: obs.observedAt }])));
+  return byName.get(name) ?? null;
 }
 
 export async function listProcessRecords(session: TopologySession): Promise<Seen<ProcessInfo>[]> {
   const obs = await session.processes();
-  return obs.value.map((p) => ({ ...p, observedAt: obs.observedAt }));
+  return once(obs, 'records', () => obs.value.map((p) => ({ ...p, observedAt: obs.observedAt })));
 }
 
 /** Names of the named namespaces a process is in (what `ip netns identify` prints). */
@@ -58,8 +73,8 @@ export async function namespaceNetwork(session: TopologySession, namespace: stri
 }
 
 export async function interfacesOf(session: TopologySession, namespace: string): Promise<InterfaceRecord[]> {
-  const net = await namespaceNetwork(session, namespace);
-  return net.interfaces.map((i) => ({ ...i, namespace, observedAt: net.observedAt }));
+  const obs = await session.network(namespace);
+  return once(obs, 'interfaces', () => obs.value.interfaces.map((i) => ({ ...i, namespace, observedAt: obs.observedAt })));
 }
 
 /**
