@@ -2,6 +2,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { labUp } from '../src/lab/lab.ts';
 import type { Lab, LabPool } from '../src/lab/lab.ts';
@@ -272,4 +275,36 @@ test('the refresh mutation looks again now, bypassing a fresh cache, and says wh
   } finally {
     fresh.close();
   }
+});
+
+test('an ovs-vsctl that prints garbage or hangs gives a clear error on the OVS fields only', async () => {
+  const bin = mkdtempSync(join(tmpdir(), 'lbtopo-fakebin-'));
+  // Stand-ins for a broken ovs-vsctl on the PATH: these test the API's handling of a bad command,
+  // not discovery (which the real ovs-vsctl tests cover).
+  const fake = (body: string) => {
+    writeFileSync(join(bin, 'ovs-vsctl'), `#!/bin/sh\n${body}\n`);
+    chmodSync(join(bin, 'ovs-vsctl'), 0o755);
+  };
+  const savedPath = process.env.PATH;
+  const broken = appForLab(lab, { LBTOPO_COMMAND_TIMEOUT: '500ms' });
+  try {
+    process.env.PATH = `${bin}:${savedPath}`;
+    for (const [body, reason] of [['echo "this is not JSON"', 'parse'], ['sleep 30', 'timeout']] as const) {
+      fake(body);
+      const t0 = Date.now();
+      const res = await gql(broken, `query($id: String!) { pool(id: $id, maxAge: 0) { id vipInterface { name } vipPort { ovsPort { tag } } } }`, { id: healthy.poolId });
+      assert.ok(Date.now() - t0 < 5000, 'a hanging command is cut at the timeout');
+      assert.equal(res.data.pool.vipInterface.name, healthy.tapName, 'what did not need OVS is answered');
+      assert.equal(res.data.pool.vipPort.ovsPort, null);
+      const error = res.errors?.find((e) => e.extensions?.probe === 'ovs');
+      assert.equal(error?.extensions?.code, 'PROBE_FAILED', JSON.stringify(res.errors));
+      assert.equal(error?.extensions?.reason, reason);
+      assert.match(error!.message, /ovs-vsctl/);
+    }
+  } finally {
+    process.env.PATH = savedPath;
+    broken.close();
+  }
+  const after = await gql(app, '{ pools { id } }');
+  assert.equal(after.errors, undefined, 'the server keeps serving');
 });

@@ -11,6 +11,14 @@ test('a command that hangs is killed at the timeout and reported as such', async
   assert.equal(gateway.runs[0]!.timedOut, true);
 });
 
+test('a timeout also ends what the command started (a grandchild holding stdout open)', async () => {
+  const gateway = new CommandGateway({ timeoutMs: 300 });
+  const t0 = Date.now();
+  // The test's own stand-in for a wedged tool: sh leaves a background sleep holding the pipe.
+  await assert.rejects(gateway.run(['sh', '-c', 'sleep 30 & sleep 30']), (err: unknown) => err instanceof DiscoveryError && err.kind === 'timeout');
+  assert.ok(Date.now() - t0 < 3000, `returned after ${Date.now() - t0} ms`);
+});
+
 test('runs with LC_ALL=C and records argv, exit code and duration', async () => {
   const gateway = new CommandGateway();
   const { stdout } = await gateway.run(['env']);

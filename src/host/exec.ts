@@ -73,27 +73,36 @@ export class CommandGateway {
     const t0 = performance.now();
     const record: CommandRun = { argv: [...argv], startedAt, durationMs: 0, exitCode: null, timedOut: false };
     this.runCount++;
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     try {
-      const result = await execa(argv[0], argv.slice(1), {
+      // A process group of its own, so a timeout kills the command and anything it started: a
+      // grandchild holding stdout open would otherwise keep us waiting past the timeout.
+      const subprocess = execa(argv[0], argv.slice(1), {
         input: options.input,
-        timeout: options.timeoutMs ?? this.timeoutMs,
         cancelSignal: options.signal,
         reject: false,
         shell: false,
+        detached: true,
         stripFinalNewline: false,
         env: { LC_ALL: 'C', LANG: 'C' },
         extendEnv: true,
         stdin: options.input === undefined ? 'ignore' : 'pipe',
         maxBuffer: 64 * 1024 * 1024,
       });
-      record.exitCode = result.exitCode ?? null;
-      record.timedOut = result.timedOut;
-      const stdout = String(result.stdout ?? '');
-      const stderr = String(result.stderr ?? '');
-      if (result.timedOut) {
-        record.error = `timed out after ${options.timeoutMs ?? this.timeoutMs} ms`;
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        killGroup(subprocess.pid);
+      }, timeoutMs);
+      const result = await subprocess.finally(() => clearTimeout(timer));
+      record.timedOut = timedOut;
+      if (timedOut) {
+        record.error = `timed out after ${timeoutMs} ms`;
         throw new DiscoveryError('timeout', argv, record.error);
       }
+      record.exitCode = result.exitCode ?? null;
+      const stdout = String(result.stdout ?? '');
+      const stderr = String(result.stderr ?? '');
       if (result.failed && result.exitCode === undefined) {
         // Spawn failure (ENOENT, EACCES) or a signal.
         const code = (result as { code?: string }).code;
@@ -128,6 +137,15 @@ export class CommandGateway {
     this.active--;
     const next = this.waiting.shift();
     if (next) next();
+  }
+}
+
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
   }
 }
 
