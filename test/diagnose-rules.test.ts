@@ -20,7 +20,6 @@ import { loadConfig } from '../src/config.ts';
 import type { ProbeName } from '../src/config.ts';
 import { PROBLEM_CODE_NAMES, PROBLEM_CODES, selectCodes } from '../src/diagnose/codes.ts';
 import type { Problem, ProblemCode } from '../src/diagnose/codes.ts';
-import { gatherFacts } from '../src/diagnose/facts.ts';
 import type { DiagnosisFacts } from '../src/diagnose/facts.ts';
 import { CONFIG_NEWER_SLACK_MS, judge } from '../src/diagnose/rules.ts';
 import { diagnoseHost } from '../src/diagnose/diagnose.ts';

@@ -2,7 +2,7 @@
 // same server code, no port opened, config from LBTOPO_* and the serve flags), or against a
 // running server with --url. Both return the HTTP status and the JSON body, so callers judge
 // the answer the same way wherever it came from.
-import { loadConfig, PROBE_NAMES, SETTINGS } from '../config.ts';
+import { loadConfig } from '../config.ts';
 
 export interface GraphQLRequestBody {
   query: string;

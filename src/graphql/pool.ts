@@ -1,5 +1,6 @@
 import { isUuid } from '../host/names.ts';
 import { builder } from './builder.ts';
+import type { GraphQLContext } from './context.ts';
 import { NamespaceRef } from './namespace.ts';
 import { InterfaceRef } from './interface.ts';
 import { PortRef } from './port.ts';
@@ -7,12 +8,11 @@ import { ProcessRef } from './process.ts';
 import { MemberRef } from './member.ts';
 import { ProblemCodeEnum, ProblemRef, SeverityEnum, problemFilterArgs } from './problem.ts';
 import { applyMaxAge, badUserInput, MAX_AGE_DESCRIPTION } from './arguments.ts';
-import { findNamespace, findPool, interfacesOf, listPools, listProcessRecords, portOfInterface } from '../topology/queries.ts';
+import { findNamespace, findPool, listPools, listProcessRecords, portOfInterface, vipInterfaceOfPool } from '../topology/queries.ts';
 import type { Seen } from '../topology/queries.ts';
 import type { PoolRecord } from '../topology/pools.ts';
-import { haproxyProcessesOf, liveHaproxyOf, stalePidsOf, vipInterfaceOf, vipOf } from '../topology/pools.ts';
+import { haproxyProcessesOf, liveHaproxyOf, stalePidsOf, vipOf } from '../topology/pools.ts';
 import { membersOf, memberStatsOf, statsRowsOf } from '../topology/members.ts';
-import type { TopologySession } from '../topology/session.ts';
 import type { HaproxyFrontend, HaproxyHealthCheck } from '../host/haproxy-config.ts';
 import { diagnosePool, poolIdsWithProblems } from '../diagnose/diagnose.ts';
 
@@ -20,7 +20,7 @@ export const PoolRef = builder.objectRef<Seen<PoolRecord>>('Pool');
 const ListenerRef = builder.objectRef<HaproxyFrontend>('Listener');
 const HealthCheckRef = builder.objectRef<HaproxyHealthCheck>('HealthCheck');
 const VipRef = builder.objectRef<{ address: string; port: number | null; frontend: string }>('Vip');
-const HaproxyRuntimeRef = builder.objectRef<{ socketPath: string; session: TopologySession }>('HaproxyRuntime');
+const HaproxyRuntimeRef = builder.objectRef<{ socketPath: string }>('HaproxyRuntime');
 
 export const PoolLayoutEnum = builder.enumType('PoolLayout', {
   description: 'Which LBaaS implementation deployed the pool.',
@@ -85,30 +85,23 @@ VipRef.implement({
   }),
 });
 
-async function stats(r: { socketPath: string; session: TopologySession }) {
-  return (await r.session.stats(r.socketPath)).value;
+async function stats(r: { socketPath: string }, ctx: GraphQLContext) {
+  return (await ctx.session.stats(r.socketPath)).value;
 }
 
 HaproxyRuntimeRef.implement({
   description: "What the pool's haproxy says about itself on its stats socket (`show info`).",
   fields: (t) => ({
     socketPath: t.exposeString('socketPath', { description: 'The stats socket.' }),
-    reachable: t.boolean({ nullable: true, description: 'The socket answered.', resolve: async (r) => (await stats(r)).reachable }),
-    error: t.string({ nullable: true, description: 'Why the socket did not answer (missing, refused, timeout, garbage).', resolve: async (r) => { const s = await stats(r); return s.reachable ? null : `${s.reason}: ${s.error}`; } }),
-    version: t.string({ nullable: true, description: 'haproxy version.', resolve: async (r) => { const s = await stats(r); return s.reachable ? s.info.version : null; } }),
-    pid: t.int({ nullable: true, description: 'Pid of the haproxy that answered.', resolve: async (r) => { const s = await stats(r); return s.reachable ? s.info.pid : null; } }),
-    uptimeSeconds: t.int({ nullable: true, description: 'Uptime_sec.', resolve: async (r) => { const s = await stats(r); return s.reachable ? s.info.uptimeSec : null; } }),
-    currentConnections: t.int({ nullable: true, description: 'CurrConns.', resolve: async (r) => { const s = await stats(r); return s.reachable ? s.info.currConns : null; } }),
-    observedAt: t.field({ type: 'DateTime', description: 'When the socket was asked.', resolve: async (r) => (await r.session.stats(r.socketPath)).observedAt }),
+    reachable: t.boolean({ nullable: true, description: 'The socket answered.', resolve: async (r, _a, ctx) => (await stats(r, ctx)).reachable }),
+    error: t.string({ nullable: true, description: 'Why the socket did not answer (missing, refused, timeout, garbage).', resolve: async (r, _a, ctx) => { const s = await stats(r, ctx); return s.reachable ? null : `${s.reason}: ${s.error}`; } }),
+    version: t.string({ nullable: true, description: 'haproxy version.', resolve: async (r, _a, ctx) => { const s = await stats(r, ctx); return s.reachable ? s.info.version : null; } }),
+    pid: t.int({ nullable: true, description: 'Pid of the haproxy that answered.', resolve: async (r, _a, ctx) => { const s = await stats(r, ctx); return s.reachable ? s.info.pid : null; } }),
+    uptimeSeconds: t.int({ nullable: true, description: 'Uptime_sec.', resolve: async (r, _a, ctx) => { const s = await stats(r, ctx); return s.reachable ? s.info.uptimeSec : null; } }),
+    currentConnections: t.int({ nullable: true, description: 'CurrConns.', resolve: async (r, _a, ctx) => { const s = await stats(r, ctx); return s.reachable ? s.info.currConns : null; } }),
+    observedAt: t.field({ type: 'DateTime', description: 'When the socket was asked.', resolve: async (r, _a, ctx) => (await ctx.session.stats(r.socketPath)).observedAt }),
   }),
 });
-
-async function vipInterface(session: TopologySession, pool: PoolRecord) {
-  if (!(await findNamespace(session, pool.namespaceName))) return null;
-  const interfaces = await interfacesOf(session, pool.namespaceName);
-  const hit = vipInterfaceOf(pool, { namespace: pool.namespaceName, interfaces, routes: [] });
-  return hit ? interfaces.find((i) => i.name === hit.name) ?? null : null;
-}
 
 PoolRef.implement({
   description: 'A load-balancer pool deployed on this host, from the LBaaS state dirs and its haproxy config, linked to what runs it.',
@@ -130,13 +123,13 @@ PoolRef.implement({
     healthCheck: t.field({ type: HealthCheckRef, nullable: true, description: 'Health monitor.', resolve: (p) => p.backend?.healthCheck ?? null }),
     namespaceName: t.string({ description: 'The namespace its haproxy must run in (qlbaas-<id>, or amphora-haproxy).', resolve: (p) => p.namespaceName }),
     namespace: t.field({ type: NamespaceRef, nullable: true, description: 'That namespace; null when it does not exist.', resolve: (p, _a, ctx) => findNamespace(ctx.session, p.namespaceName) }),
-    vipInterface: t.field({ type: InterfaceRef, nullable: true, description: 'The device carrying the VIP in the namespace (or its tap when the VIP address is gone). Runs `ip` in the namespace.', resolve: (p, _a, ctx) => vipInterface(ctx.session, p) }),
+    vipInterface: t.field({ type: InterfaceRef, nullable: true, description: 'The device carrying the VIP in the namespace (or its tap when the VIP address is gone). Runs `ip` in the namespace.', resolve: (p, _a, ctx) => vipInterfaceOfPool(ctx.session, p) }),
     vipPort: t.field({
       type: PortRef,
       nullable: true,
       description: 'The Neutron port of the VIP, from the VIP tap (tap + 11 characters of the port id); its id is completed from OVS.',
       resolve: async (p, _a, ctx) => {
-        const iface = await vipInterface(ctx.session, p);
+        const iface = await vipInterfaceOfPool(ctx.session, p);
         return iface ? portOfInterface(ctx.session, iface) : null;
       },
     }),
@@ -152,7 +145,7 @@ PoolRef.implement({
       description: 'Every live haproxy started on its config, oldest first (more than one: old processes still draining after a reload).',
       resolve: async (p, _a, ctx) => haproxyProcessesOf(p, await listProcessRecords(ctx.session)),
     }),
-    stats: t.field({ type: HaproxyRuntimeRef, description: 'What its haproxy reports on the stats socket.', resolve: (p, _a, ctx) => ({ socketPath: p.deployment.socketPath, session: ctx.session }) }),
+    stats: t.field({ type: HaproxyRuntimeRef, description: 'What its haproxy reports on the stats socket.', resolve: (p) => ({ socketPath: p.deployment.socketPath }) }),
     members: t.field({
       type: [MemberRef],
       nullable: true,

@@ -1,5 +1,4 @@
 import { builder } from './builder.ts';
-import { PROBE_NAMES } from '../config.ts';
 import type { ProbeTraceEntry } from '../cache/runner.ts';
 import { refreshProbes } from '../topology/refresh.ts';
 
@@ -14,7 +13,6 @@ const ProbeNameEnum = builder.enumType('ProbeName', {
     STATS: { value: 'stats', description: 'One haproxy stats socket conversation per pool socket.' },
   } as const,
 });
-void PROBE_NAMES;
 
 const ProbeRunRef = builder.objectRef<ProbeTraceEntry>('ProbeRun').implement({
   description: 'One look at the host made (or served from the cache) for a request.',

@@ -22,7 +22,7 @@ RouteRef.implement({
     metric: t.exposeInt('metric', { nullable: true, description: 'Route metric.' }),
     flags: t.exposeStringList('flags', { description: 'Route flags as ip prints them (e.g. onlink, linkdown).' }),
     namespaceName: t.exposeString('namespace', { description: 'Name of the namespace the route is in.' }),
-    inNamespace: t.field({ type: NamespaceRef, nullable: true, description: 'The namespace the route is in.', resolve: (r, _a, ctx) => findNamespace(ctx.session, r.namespace) }),
+    namespace: t.field({ type: NamespaceRef, nullable: true, description: 'The namespace the route is in.', resolve: (r, _a, ctx) => findNamespace(ctx.session, r.namespace) }),
     observedAt: t.field({ type: 'DateTime', description: 'When `ip` last showed this route.', resolve: (r) => r.observedAt }),
   }),
 });

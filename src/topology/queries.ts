@@ -6,7 +6,7 @@ import type { Interface, NamespaceNetwork } from '../host/iproute.ts';
 import type { OvsPort } from '../host/ovs.ts';
 import { isUuid } from '../host/names.ts';
 import type { TopologySession } from './session.ts';
-import { poolsFromDeployments } from './pools.ts';
+import { poolsFromDeployments, vipInterfaceOf } from './pools.ts';
 import type { PoolRecord } from './pools.ts';
 import { ifaceIdOf, ovsPortOfDevice, portPrefixOfDevice, PORT_PREFIX, ovsPortsOfPortId, tapNameOfPort } from './ports.ts';
 
@@ -90,6 +90,14 @@ export async function findInterfaceByName(session: TopologySession, name: string
     if (hit) return hit;
   }
   return null;
+}
+
+/** The device carrying the pool's VIP (or its tap), when its namespace exists. Runs `ip` there. */
+export async function vipInterfaceOfPool(session: TopologySession, pool: PoolRecord): Promise<InterfaceRecord | null> {
+  if (!(await findNamespace(session, pool.namespaceName))) return null;
+  const interfaces = await interfacesOf(session, pool.namespaceName);
+  const hit = vipInterfaceOf(pool, { namespace: pool.namespaceName, interfaces, routes: [] });
+  return hit ? interfaces.find((i) => i.name === hit.name) ?? null : null;
 }
 
 export type OvsPortRecord = Seen<OvsPort>;
