@@ -308,3 +308,29 @@ test('an ovs-vsctl that prints garbage or hangs gives a clear error on the OVS f
   const after = await gql(app, '{ pools { id } }');
   assert.equal(after.errors, undefined, 'the server keeps serving');
 });
+
+// Last in the file: it kills the v2 pool's haproxy.
+test('haproxyHistory says when a pool\'s haproxy disappeared', async () => {
+  const historian = appForLab(lab);
+  try {
+    const q = `query($id: String!) { pool(id: $id, maxAge: 0) { haproxy { pid } haproxyHistory { from to running processes { pid } } } }`;
+    const before = await gql(historian, q, { id: v2.poolId });
+    const pid = before.data.pool.haproxy.pid;
+    assert.deepEqual(before.data.pool.haproxyHistory.map((p: { running: boolean }) => p.running), [true]);
+    await gql(historian, q, { id: v2.poolId }); // the same state again: no new period
+    const killedAt = Date.now();
+    await lab.injectFault(v2.poolId, 'kill-haproxy');
+    const after = await gql(historian, q, { id: v2.poolId });
+    assert.equal(after.data.pool.haproxy, null);
+    const [now, then] = after.data.pool.haproxyHistory;
+    assert.equal(after.data.pool.haproxyHistory.length, 2);
+    assert.equal(now.running, false);
+    assert.deepEqual(now.processes, []);
+    assert.equal(then.running, true);
+    assert.deepEqual(then.processes, [{ pid }]);
+    assert.ok(Date.parse(then.to) <= killedAt && Date.parse(now.from) >= killedAt, 'the disappearance lies between the two periods');
+    assert.ok(Date.parse(then.to) > Date.parse(then.from), 'the second look extended the first period');
+  } finally {
+    historian.close();
+  }
+});

@@ -161,3 +161,14 @@ test('history is bounded per probe and scope; the newest rows stay', () => {
   assert.deepEqual(rows[0]!.payload, { uptime: HISTORY_ROWS_KEPT + 24 });
   assert.equal(store.history('stats', '/other').length, 1, 'other scopes untouched');
 });
+
+test('subject summaries: a new row only on change, and a subject a look did not see becomes null', () => {
+  const store = new ObservationStore(':memory:');
+  store.recordSubjects('haproxy-by-config', 1000, new Map([['/a/conf', [{ pid: 1 }]], ['/b/conf', [{ pid: 2 }]]]));
+  store.recordSubjects('haproxy-by-config', 2000, new Map([['/a/conf', [{ pid: 1 }]], ['/b/conf', [{ pid: 2 }]]]));
+  store.recordSubjects('haproxy-by-config', 3000, new Map([['/a/conf', [{ pid: 1 }]]]));
+  store.recordSubjects('haproxy-by-config', 4000, new Map([['/a/conf', [{ pid: 1 }]]]));
+  assert.deepEqual(store.history('haproxy-by-config', '/a/conf').map((h) => [h.firstSeen, h.lastSeen]), [[1000, 4000]]);
+  assert.deepEqual(store.history('haproxy-by-config', '/b/conf').map((h) => [h.firstSeen, h.lastSeen, h.payload]), [[3000, 3000, null], [1000, 2000, [{ pid: 2 }]]],
+    'the later look without /b/conf does not touch its null row again');
+});

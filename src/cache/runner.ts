@@ -11,6 +11,13 @@ export interface ProbeDefinition<T> {
   /** Freshness: an observation younger than this is served without running anything. */
   ttlMs: number;
   run(scope: string): Promise<T>;
+  /**
+   * A small summary per subject (e.g. which haproxy runs each config), kept as its own
+   * append-on-change history under `name`. Full payloads change on every look (counters, RSS),
+   * so their history is short; a summary changes only when the subject does, so its history
+   * reaches back days. A subject missing from a look is recorded as null: a disappearance is a change.
+   */
+  history?: { name: string; summarize(value: T): Map<string, unknown> };
 }
 
 export type ProbeSource = 'ran' | 'cache' | 'shared' | 'stale' | 'failed';
@@ -113,6 +120,7 @@ export class ProbeRunner {
       const value = await def.run(scope);
       const observedAt = Date.now();
       this.store.record(def.name, scope, observedAt, value);
+      if (def.history) this.store.recordSubjects(def.history.name, observedAt, def.history.summarize(value));
       return { observedAt, value, durationMs: performance.now() - t0 };
     } catch (err) {
       if (!(err instanceof DiscoveryError)) this.log(`probe ${def.name}(${scope}) threw unexpectedly: ${(err as Error)?.stack ?? err}`);

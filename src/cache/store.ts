@@ -37,6 +37,7 @@ export const HISTORY_ROWS_KEPT = 200;
 export class ObservationStore {
   readonly db: Database.Database;
   private readonly pruneStmt: Database.Statement<[string, string, string, string, number]>;
+  private readonly presentSubjectsStmt: Database.Statement<[string], { scope: string }>;
   private readonly latestStmt: Database.Statement<[string, string], ObservationRow>;
   private readonly insertStmt: Database.Statement<[string, string, number, number, string, string]>;
   private readonly touchStmt: Database.Statement<[number, number]>;
@@ -75,6 +76,9 @@ export class ObservationStore {
     this.latestMetaStmt = this.db.prepare(
       'SELECT id, first_seen, last_seen, hash FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1',
     );
+    this.presentSubjectsStmt = this.db.prepare(
+      "SELECT o.scope FROM observation o WHERE o.probe = ? AND o.payload != 'null' AND o.id = (SELECT max(id) FROM observation WHERE probe = o.probe AND scope = o.scope)",
+    );
     this.pruneStmt = this.db.prepare(
       'DELETE FROM observation WHERE probe = ? AND scope = ? AND id <= (SELECT id FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
     );
@@ -97,6 +101,19 @@ export class ObservationStore {
   /** Stores what a probe saw at `at`: a new row only when the payload changed. */
   record(probe: string, scope: string, at: number, payload: unknown): StoredObservation {
     return this.recordTx(probe, scope, at, payload);
+  }
+
+  /**
+   * Records one look's summaries of every subject under `probe` (scope = subject); a subject
+   * whose latest summary is not null but which this look did not see is recorded as null.
+   */
+  recordSubjects(probe: string, at: number, summaries: ReadonlyMap<string, unknown>): void {
+    this.db.transaction(() => {
+      for (const [subject, summary] of summaries) this.record(probe, subject, at, summary);
+      for (const { scope } of this.presentSubjectsStmt.all(probe)) {
+        if (!summaries.has(scope)) this.record(probe, scope, at, null);
+      }
+    }).immediate();
   }
 
   latest(probe: string, scope: string): StoredObservation | null {

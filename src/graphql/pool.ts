@@ -8,7 +8,9 @@ import { ProcessRef } from './process.ts';
 import { MemberRef } from './member.ts';
 import { ProblemCodeEnum, ProblemRef, SeverityEnum, problemFilterArgs } from './problem.ts';
 import { applyMaxAge, badUserInput, MAX_AGE_DESCRIPTION } from './arguments.ts';
-import { findNamespace, findPool, listPools, listProcessRecords, portOfInterface, vipInterfaceOfPool } from '../topology/queries.ts';
+import { findNamespace, findPool, haproxyHistoryOf, listPools, listProcessRecords, portOfInterface, vipInterfaceOfPool } from '../topology/queries.ts';
+import type { HaproxyPeriod } from '../topology/queries.ts';
+import type { HaproxySighting } from '../topology/probes.ts';
 import type { Seen } from '../topology/queries.ts';
 import type { PoolRecord } from '../topology/pools.ts';
 import { haproxyProcessesOf, liveHaproxyOf, stalePidsOf, vipOf } from '../topology/pools.ts';
@@ -21,6 +23,27 @@ const ListenerRef = builder.objectRef<HaproxyFrontend>('Listener');
 const HealthCheckRef = builder.objectRef<HaproxyHealthCheck>('HealthCheck');
 const VipRef = builder.objectRef<{ address: string; port: number | null; frontend: string }>('Vip');
 const HaproxyRuntimeRef = builder.objectRef<{ socketPath: string }>('HaproxyRuntime');
+const HaproxyPeriodRef = builder.objectRef<HaproxyPeriod>('HaproxyPeriod');
+const HaproxySightingRef = builder.objectRef<HaproxySighting>('HaproxySighting');
+
+HaproxySightingRef.implement({
+  description: 'A haproxy process seen running the pool config.',
+  fields: (t) => ({
+    pid: t.exposeInt('pid', { description: 'Its pid.' }),
+    startedAt: t.field({ type: 'DateTime', description: 'When it started (with the pid, its identity).', resolve: (s) => s.startedAt }),
+    netnsInode: t.exposeFloat('netnsInode', { nullable: true, description: 'Inode of its network namespace.' }),
+  }),
+});
+
+HaproxyPeriodRef.implement({
+  description: 'A stretch of time over which every look at /proc saw the same haproxy processes on the pool config (none: haproxy was missing).',
+  fields: (t) => ({
+    from: t.field({ type: 'DateTime', description: 'The first look that saw this state.', resolve: (p) => p.from }),
+    to: t.field({ type: 'DateTime', description: 'The last look that saw it: the change to the next (newer) period happened after this.', resolve: (p) => p.to }),
+    running: t.boolean({ description: 'Whether a haproxy ran the config.', resolve: (p) => p.processes.length > 0 }),
+    processes: t.field({ type: [HaproxySightingRef], description: 'The haproxy processes seen.', resolve: (p) => p.processes }),
+  }),
+});
 
 export const PoolLayoutEnum = builder.enumType('PoolLayout', {
   description: 'Which LBaaS implementation deployed the pool.',
@@ -144,6 +167,17 @@ PoolRef.implement({
       nullable: true,
       description: 'Every live haproxy started on its config, oldest first (more than one: old processes still draining after a reload).',
       resolve: async (p, _a, ctx) => haproxyProcessesOf(p, await listProcessRecords(ctx.session)),
+    }),
+    haproxyHistory: t.field({
+      type: [HaproxyPeriodRef],
+      description:
+        'When haproxy ran this pool, newest first: periods of unchanged haproxy processes from the observation log ("when did this haproxy disappear?"). It covers the looks lbtopo made (any query, check or scrape reading /proc), this one included.',
+      args: { limit: t.arg.int({ defaultValue: 20, description: 'At most this many periods (1-200).' }) },
+      resolve: (p, args, ctx) => {
+        const limit = args.limit ?? 20;
+        if (limit < 1 || limit > 200) throw badUserInput('limit must be between 1 and 200');
+        return haproxyHistoryOf(ctx.session, p, limit);
+      },
     }),
     stats: t.field({ type: HaproxyRuntimeRef, description: 'What its haproxy reports on the stats socket.', resolve: (p) => ({ socketPath: p.deployment.socketPath }) }),
     members: t.field({

@@ -20,6 +20,7 @@ import type { NamespaceNetwork } from '../host/iproute.ts';
 import { readOvsSnapshot } from '../host/ovs.ts';
 import type { OvsSnapshot } from '../host/ovs.ts';
 import { queryHaproxyStats } from '../host/haproxy-stats.ts';
+import { haproxyFiles, isHaproxy } from './pools.ts';
 import type { HaproxyInfo, HaproxyStatsFailure, HaproxyStatsResult, StatRow } from '../host/haproxy-stats.ts';
 
 /**
@@ -35,6 +36,31 @@ export function compactStats(result: HaproxyStatsResult): StatsObservation {
   if (!result.reachable) return { reachable: false, error: result.error, reason: result.reason };
   const { fields: _fields, ...info } = result.info;
   return { reachable: true, info, rows: result.rows.map(({ columns: _columns, ...row }) => row) };
+}
+
+/** The history of which haproxy runs each config file: scope = config path. */
+export const HAPROXY_HISTORY = 'haproxy-by-config';
+
+/** One entry of that history: the live haproxy processes started on the config. */
+export interface HaproxySighting {
+  pid: number;
+  startedAt: number;
+  netnsInode: number | null;
+}
+
+/** Which live haproxy processes (zombies excluded) run each config, from one /proc scan. */
+export function haproxyByConfig(processes: readonly ProcessInfo[]): Map<string, HaproxySighting[]> {
+  const byConfig = new Map<string, HaproxySighting[]>();
+  for (const p of processes) {
+    if (p.state === 'Z' || !isHaproxy(p)) continue;
+    for (const config of haproxyFiles(p).configPaths) {
+      const list = byConfig.get(config) ?? [];
+      list.push({ pid: p.pid, startedAt: p.startedAt, netnsInode: p.netnsInode });
+      byConfig.set(config, list);
+    }
+  }
+  for (const list of byConfig.values()) list.sort((a, b) => a.pid - b.pid);
+  return byConfig;
 }
 
 export interface HostProbes {
@@ -55,7 +81,12 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
       run: () => listLbaasDeployments({ lbaasDir: config.lbaasDir, octaviaDir: config.octaviaDir }),
     },
     netns: { name: 'netns', ttlMs: ttl('netns'), run: () => listNamespaces(config.netnsDir) },
-    proc: { name: 'proc', ttlMs: ttl('proc'), run: () => scanProcesses() },
+    proc: {
+      name: 'proc',
+      ttlMs: ttl('proc'),
+      run: () => scanProcesses(),
+      history: { name: HAPROXY_HISTORY, summarize: haproxyByConfig },
+    },
     ip: { name: 'ip', ttlMs: ttl('ip'), run: (namespace) => readNamespaceNetwork(gateway, namespace) },
     ovs: { name: 'ovs', ttlMs: ttl('ovs'), run: (ovsdb) => readOvsSnapshot(gateway, ovsdb) },
     stats: {

@@ -6,6 +6,8 @@ import type { Interface, NamespaceNetwork } from '../host/iproute.ts';
 import type { OvsPort } from '../host/ovs.ts';
 import { isUuid } from '../host/names.ts';
 import type { TopologySession } from './session.ts';
+import { HAPROXY_HISTORY } from './probes.ts';
+import type { HaproxySighting } from './probes.ts';
 import { poolsFromDeployments, vipInterfaceOf } from './pools.ts';
 import type { PoolRecord } from './pools.ts';
 import { ifaceIdOf, ovsPortOfDevice, portPrefixOfDevice, PORT_PREFIX, ovsPortsOfPortId, tapNameOfPort } from './ports.ts';
@@ -98,6 +100,29 @@ export async function vipInterfaceOfPool(session: TopologySession, pool: PoolRec
   const interfaces = await interfacesOf(session, pool.namespaceName);
   const hit = vipInterfaceOf(pool, { namespace: pool.namespaceName, interfaces, routes: [] });
   return hit ? interfaces.find((i) => i.name === hit.name) ?? null : null;
+}
+
+/** A stretch of time over which the looks at /proc saw the same haproxy processes on a pool's config. */
+export interface HaproxyPeriod {
+  /** The first look that saw this state. */
+  from: number;
+  /** The last look that saw it; the change to the next period happened after this. */
+  to: number;
+  processes: HaproxySighting[];
+}
+
+/**
+ * The pool's haproxy history, newest first, from the observation log: "when did this haproxy
+ * disappear?". It holds what lbtopo looked at, up to this request's look at /proc.
+ */
+export async function haproxyHistoryOf(session: TopologySession, pool: PoolRecord, limit: number): Promise<HaproxyPeriod[]> {
+  // This request's look at /proc (fresh or cached) belongs in the history it reads.
+  await session.processes().catch(() => undefined);
+  return session.runner.store.history(HAPROXY_HISTORY, pool.deployment.configPath, limit).map((row) => ({
+    from: row.firstSeen,
+    to: row.lastSeen,
+    processes: (row.payload as HaproxySighting[] | null) ?? [],
+  }));
 }
 
 export type OvsPortRecord = Seen<OvsPort>;
