@@ -69,7 +69,6 @@ function deployment(overrides: Partial<LbaasDeployment> = {}): LbaasDeployment {
     namespace: NS,
     configMtimeMs: STARTED - 60_000,
     pids: [HAPROXY_PID],
-    runningPids: [HAPROXY_PID],
     pidError: null,
     config: parseHaproxyConfig(CONFIG_TEXT, { source: CONF }),
     configError: null,

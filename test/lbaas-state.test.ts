@@ -32,7 +32,6 @@ describe('listLbaasDeployments', () => {
   const root = mkdtempSync(join(tmpdir(), 'lbaas-state-test-'));
   const lbaasDir = join(root, 'neutron', 'lbaas');
   const octaviaDir = join(root, 'octavia');
-  const procDir = join(root, 'proc');
   const listeners: net.Server[] = [];
 
   async function listenOn(path: string): Promise<void> {
@@ -72,14 +71,6 @@ describe('listLbaasDeployments', () => {
     mkdirSync(join(octaviaDir, 'lvs'));
     writeFileSync(join(octaviaDir, 'plugged_interfaces'), 'fa:16:3e:00:00:01 eth1\n');
 
-    // A fake /proc: which pids are alive and what they are called.
-    mkdirSync(join(procDir, String(PID_HAPROXY)), { recursive: true });
-    writeFileSync(join(procDir, String(PID_HAPROXY), 'stat'), `${PID_HAPROXY} (haproxy) S 1 ${PID_HAPROXY} 0 0 -1 0\n`);
-    mkdirSync(join(procDir, String(PID_OTHER)), { recursive: true });
-    writeFileSync(join(procDir, String(PID_OTHER), 'stat'), `${PID_OTHER} (sshd) S 1 ${PID_OTHER} 0 0 -1 0\n`);
-    // A killed haproxy nobody reaped: same name, but a zombie is not running.
-    mkdirSync(join(procDir, String(PID_ZOMBIE)), { recursive: true });
-    writeFileSync(join(procDir, String(PID_ZOMBIE), 'stat'), `${PID_ZOMBIE} (haproxy) Z 1 ${PID_ZOMBIE} 0 0 -1 0\n`);
   });
 
   after(async () => {
@@ -88,7 +79,7 @@ describe('listLbaasDeployments', () => {
   });
 
   test('finds all three layouts, skips what is not a deployment, sorts by id', async () => {
-    const deployments = await listLbaasDeployments({ lbaasDir, octaviaDir, procDir });
+    const deployments = await listLbaasDeployments({ lbaasDir, octaviaDir });
     assert.deepEqual(
       deployments.map((d) => [d.id, d.layout]),
       [
@@ -103,7 +94,7 @@ describe('listLbaasDeployments', () => {
   });
 
   test('v1: paths, namespace, socket, pids and the parsed conf', async () => {
-    const deployments = await listLbaasDeployments({ lbaasDir, procDir });
+    const deployments = await listLbaasDeployments({ lbaasDir });
     const v1 = deployments.find((d) => d.id === V1_POOL);
     assert.ok(v1);
     const stateDir = join(lbaasDir, V1_POOL);
@@ -118,7 +109,6 @@ describe('listLbaasDeployments', () => {
       socketExists: true,
       namespace: `qlbaas-${V1_POOL}`,
       pids: [PID_HAPROXY, PID_STALE, PID_ZOMBIE],
-      runningPids: [PID_HAPROXY],
       pidError: null,
       configError: null,
     });
@@ -128,7 +118,7 @@ describe('listLbaasDeployments', () => {
   });
 
   test('v2: a stale pid file gives pids but no running pids; a missing socket is reported', async () => {
-    const deployments = await listLbaasDeployments({ lbaasDir, procDir });
+    const deployments = await listLbaasDeployments({ lbaasDir });
     const v2 = deployments.find((d) => d.id === V2_LB);
     assert.ok(v2);
     const stateDir = join(lbaasDir, 'v2', V2_LB);
@@ -138,7 +128,6 @@ describe('listLbaasDeployments', () => {
     );
     assert.equal(v2.socketExists, false);
     assert.deepEqual(v2.pids, [PID_STALE + 1]);
-    assert.deepEqual(v2.runningPids, []);
     assert.equal(v2.config?.loadBalancerId, V2_LB);
     assert.equal(v2.config?.frontends.length, 2);
 
@@ -151,7 +140,7 @@ describe('listLbaasDeployments', () => {
   });
 
   test('Octavia: socket outside the lb dir, amphora-haproxy namespace, group from the user-group snippet', async () => {
-    const [octavia] = await listLbaasDeployments({ octaviaDir, procDir });
+    const [octavia] = await listLbaasDeployments({ octaviaDir });
     assert.ok(octavia);
     const stateDir = join(octaviaDir, OCTAVIA_LB);
     assert.deepEqual(
@@ -167,7 +156,6 @@ describe('listLbaasDeployments', () => {
     );
     assert.equal(octavia.socketExists, true);
     assert.deepEqual(octavia.pids, [PID_HAPROXY, PID_OTHER]);
-    assert.deepEqual(octavia.runningPids, [PID_HAPROXY], 'a live pid that is not haproxy is a reused pid');
     assert.equal(octavia.config?.global.group, 'nogroup');
     assert.equal(octavia.config?.loadBalancerId, OCTAVIA_LB);
     assert.deepEqual(
@@ -177,7 +165,7 @@ describe('listLbaasDeployments', () => {
   });
 
   test('a garbage config and a config path that is a directory give configError, not a failure', async () => {
-    const deployments = await listLbaasDeployments({ lbaasDir, procDir });
+    const deployments = await listLbaasDeployments({ lbaasDir });
     const garbage = deployments.find((d) => d.id === V1_GARBAGE_POOL);
     assert.equal(garbage?.config, null);
     assert.match(garbage?.configError ?? '', /conf: not a haproxy config: binary content/);
@@ -203,7 +191,7 @@ describe('listLbaasDeployments', () => {
 
   test('reading is read-only: the tree is unchanged', async () => {
     const before = walk(root).map((path) => [path, statSync(path).mtimeMs]);
-    await listLbaasDeployments({ lbaasDir, octaviaDir, procDir });
+    await listLbaasDeployments({ lbaasDir, octaviaDir });
     assert.deepEqual(walk(root).map((path) => [path, statSync(path).mtimeMs]), before);
   });
 });

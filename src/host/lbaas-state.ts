@@ -31,8 +31,6 @@ export interface LbaasDeployment {
   configMtimeMs: number | null;
   /** Every pid in the pid file (several while old processes drain after `-sf`); [] when there is none. */
   pids: number[];
-  /** The pids from the file that are alive and are haproxy (`<procDir>/<pid>/comm`); a stale file gives []. */
-  runningPids: number[];
   /** Why the pid file could not be read (other than being absent). */
   pidError: string | null;
   config: HaproxyConfig | null;
@@ -45,8 +43,6 @@ export interface LbaasStateDirs {
   lbaasDir?: string | null;
   /** Octavia `[haproxy_amphora] base_path`, normally /var/lib/octavia. */
   octaviaDir?: string | null;
-  /** Where to check which pids are alive (default /proc); tests point it elsewhere. */
-  procDir?: string;
 }
 
 const V2_DIR = 'v2';
@@ -78,7 +74,6 @@ export async function readPidFile(path: string): Promise<number[]> {
 
 /** Lists the v1, v2 and Octavia deployments under the given state directories, sorted by id. */
 export async function listLbaasDeployments(dirs: LbaasStateDirs): Promise<LbaasDeployment[]> {
-  const procDir = dirs.procDir ?? '/proc';
   const found: Array<Promise<LbaasDeployment>> = [];
 
   if (dirs.lbaasDir) {
@@ -99,7 +94,6 @@ export async function listLbaasDeployments(dirs: LbaasStateDirs): Promise<LbaasD
                 socketPath: join(stateDir, 'haproxy_stats.sock'),
                 namespace: QLBAAS_PREFIX + lbId,
               },
-              procDir,
               null,
             ),
           );
@@ -117,7 +111,6 @@ export async function listLbaasDeployments(dirs: LbaasStateDirs): Promise<LbaasD
               socketPath: join(stateDir, 'sock'),
               namespace: QLBAAS_PREFIX + name,
             },
-            procDir,
             null,
           ),
         );
@@ -142,7 +135,6 @@ export async function listLbaasDeployments(dirs: LbaasStateDirs): Promise<LbaasD
             socketPath: join(octaviaDir, `${lbId}.sock`),
             namespace: AMPHORA_NAMESPACE,
           },
-          procDir,
           userGroupPath,
         ),
       );
@@ -184,7 +176,7 @@ async function statOrNull(path: string): Promise<Stats | null> {
 
 type DeploymentPaths = Pick<LbaasDeployment, 'layout' | 'id' | 'stateDir' | 'configPath' | 'pidPath' | 'socketPath' | 'namespace'>;
 
-async function describe(paths: DeploymentPaths, procDir: string, userGroupPath: string | null): Promise<LbaasDeployment> {
+async function describe(paths: DeploymentPaths, userGroupPath: string | null): Promise<LbaasDeployment> {
   const [configRead, pidRead, socketStat] = await Promise.all([
     readConfig(paths.configPath, userGroupPath),
     readPidFile(paths.pidPath).then(
@@ -193,37 +185,15 @@ async function describe(paths: DeploymentPaths, procDir: string, userGroupPath: 
     ),
     lstat(paths.socketPath).catch(() => null),
   ]);
-  const runningPids: number[] = [];
-  for (const pid of pidRead.pids) {
-    if (await isHaproxyProcess(procDir, pid)) runningPids.push(pid);
-  }
   return {
     ...paths,
     socketExists: socketStat?.isSocket() ?? false,
     configMtimeMs: configRead.mtimeMs,
     pids: pidRead.pids,
-    runningPids,
     pidError: pidRead.error,
     config: configRead.config,
     configError: configRead.error,
   };
-}
-
-/**
- * A pid file outlives its process (kill -9 on undeploy, a crash), and pids get reused, so a pid
- * only counts as running when its process is still called haproxy and is not a zombie: a killed
- * daemon whose parent (often pid 1 in a container) does not reap it keeps its comm and pid.
- */
-async function isHaproxyProcess(procDir: string, pid: number): Promise<boolean> {
-  try {
-    const stat = await readFile(join(procDir, String(pid), 'stat'), 'utf8');
-    const close = stat.lastIndexOf(')');
-    const comm = stat.slice(stat.indexOf('(') + 1, close);
-    const state = stat.slice(close + 2, close + 3);
-    return comm.startsWith('haproxy') && state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
 }
 
 async function readConfig(
