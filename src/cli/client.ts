@@ -26,8 +26,6 @@ export class UnreachableError extends Error {
   override readonly name = 'UnreachableError';
 }
 
-/** The serve settings as parseArgs options (--listen, --db, ..., --ttl-<probe>). */
-
 export interface Target {
   /** A server's GraphQL URL; null runs in-process. */
   url: string | null;
