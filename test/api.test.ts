@@ -300,6 +300,12 @@ test('an ovs-vsctl that prints garbage or hangs gives a clear error on the OVS f
       assert.equal(error?.extensions?.code, 'PROBE_FAILED', JSON.stringify(res.errors));
       assert.equal(error?.extensions?.reason, reason);
       assert.match(error!.message, /ovs-vsctl/);
+      if (reason === 'parse') {
+        // Without OVS a port is still found by its tap; only the prefix of its id is known, and it says so.
+        const prefix = healthy.portId.slice(0, 11);
+        const port = await gql(broken, `{ port(id: "${prefix}", maxAge: 0) { id idIsPrefix tapName namespace { name } } }`);
+        assert.deepEqual(port.data.port, { id: prefix, idIsPrefix: true, tapName: healthy.tapName, namespace: { name: healthy.namespace } });
+      }
     }
   } finally {
     process.env.PATH = savedPath;

@@ -173,8 +173,9 @@ export async function resolvePortId(session: TopologySession, port: PortRecord):
 
 /** `port(id)`: by full UUID or by the 11-character prefix of a tap name. Null when nothing on the host has it. */
 export async function findPort(session: TopologySession, idOrPrefix: string): Promise<PortRecord | null> {
-  const snapshot = (await session.ovs()).value;
-  const ovsPorts = ovsPortsOfPortId(snapshot, idOrPrefix);
+  // OVS unreadable: the tap search below still finds the port (the failure is in probeFailures).
+  const snapshot = await session.ovs().then((o) => o.value, () => null);
+  const ovsPorts = snapshot ? ovsPortsOfPortId(snapshot, idOrPrefix) : [];
   const fullId = ovsPorts.map(ifaceIdOf).find((id): id is string => id !== null);
   if (ovsPorts.length > 0) {
     const id = fullId ?? idOrPrefix;
