@@ -160,11 +160,16 @@ async function eventually(what: string, timeoutMs: number, check: () => Promise<
   }
 }
 
+/** The haproxy backend of a pool: its id, or `<pool_id>:<listener_id>` in Octavia's config. */
+function backendOf(pool: LabPool): string {
+  return pool.layout === 'octavia' ? `${pool.poolId}:${pool.frontendId}` : pool.poolId;
+}
+
 /** Members as haproxy sees them: the answering one UP after an L7OK check, the other DOWN. */
 async function assertMembersAsPlanned(pool: LabPool): Promise<void> {
   const rows = await showStat(pool.socketPath);
   for (const member of pool.members) {
-    const row = rows.find((candidate) => candidate['pxname'] === pool.poolId && candidate['svname'] === member.id);
+    const row = rows.find((candidate) => candidate['pxname'] === backendOf(pool) && candidate['svname'] === member.id);
     assert.ok(row, `no stats row for member ${member.id}`);
     if (member.answering) {
       assert.equal(row['status'], 'UP');
@@ -500,8 +505,115 @@ test('lbtopo lab: usage errors exit 2', async (t) => {
   assert.equal(await labCommand(['up', '--fault', '0:no-such-fault']), 2);
   assert.equal(await labCommand(['up', '--pools', '1', '--v2', '0', '--fault', '3:kill-haproxy']), 2);
   assert.equal(await labCommand(['up', '--bogus']), 2);
+  assert.equal(await labCommand(['up', '--octavia', '2']), 2);
+  assert.equal(await labCommand(['up', '--pools', '1', '--v2', '0', '--octavia', '1', '--fault', '2:kill-haproxy']), 2);
   assert.equal(await labCommand(['down']), 2);
   assert.equal(await labCommand(['sideways']), 2);
   assert.equal(await labCommand([]), 2);
   assert.ok(messages.every((message) => message.includes('usage:')));
+});
+
+// ---- an Octavia amphora (its own lab: the main one is down by now) ----------------------------
+
+test('octaviaLoadBalancers: more than one is a RangeError (amphora-haproxy is a fixed name)', async () => {
+  await assert.rejects(labUp({ v1Pools: 0, v2LoadBalancers: 0, octaviaLoadBalancers: 2 }), (error: Error) => error instanceof RangeError && /amphora-haproxy/.test(error.message));
+});
+
+test('an amphora-haproxy the lab did not make is refused and left alone', LONG, async (t) => {
+  if ((await netnsNames()).includes('amphora-haproxy')) return t.skip('amphora-haproxy exists on this machine already');
+  await sh(['ip', 'netns', 'add', 'amphora-haproxy']);
+  try {
+    await assert.rejects(labUp({ v1Pools: 0, v2LoadBalancers: 0, octaviaLoadBalancers: 1 }), /namespace amphora-haproxy already exists and no lab made it/);
+    assert.ok((await netnsNames()).includes('amphora-haproxy'), 'the failed lab did not delete it');
+  } finally {
+    await sh(['ip', 'netns', 'del', 'amphora-haproxy']);
+  }
+});
+
+test('an Octavia amphora: amphora-haproxy, eth1 with the VIP, haproxy as the amphora runs it, faults, teardown', LONG, async () => {
+  const startedAt = Date.now();
+  const amphoraLab = await labUp({ v1Pools: 0, v2LoadBalancers: 0, octaviaLoadBalancers: 1 });
+  console.log(`octavia lab ${amphoraLab.dir} up in ${Date.now() - startedAt} ms`);
+  try {
+    assert.equal(amphoraLab.pools.length, 1);
+    const pool = amphoraLab.pools[0]!;
+    const lbId = pool.loadBalancerId ?? '';
+    assert.equal(pool.layout, 'octavia');
+    assert.match(lbId, /^[0-9a-f-]{36}$/);
+    assert.equal(pool.namespace, 'amphora-haproxy');
+    assert.deepEqual(
+      [pool.stateDir, pool.configPath, pool.pidPath, pool.socketPath],
+      [join(amphoraLab.octaviaDir, lbId), join(amphoraLab.octaviaDir, lbId, 'haproxy.cfg'), join(amphoraLab.octaviaDir, lbId, `${lbId}.pid`), join(amphoraLab.octaviaDir, `${lbId}.sock`)],
+    );
+    const manifest = JSON.parse(readFileSync(join(amphoraLab.dir, 'manifest.json'), 'utf8')) as { namespaces: string[]; ovsPorts: string[] };
+    assert.ok(manifest.namespaces.includes('amphora-haproxy'));
+    assert.ok((await netnsNames()).includes('amphora-haproxy'));
+
+    // eth1 in the namespace: the VIP NIC, renamed from the tap its OVS port is named after.
+    assert.equal(pool.tapName, 'eth1');
+    assert.equal(pool.ovsPortName, `tap${pool.portId.slice(0, 11)}`);
+    assert.match(pool.mac, /^fa:16:3e(:[0-9a-f]{2}){3}$/);
+    const links = await ipJson<IpLink[]>('amphora-haproxy', ['addr', 'show']);
+    assert.deepEqual(links.map((link) => link.ifname).sort(), ['eth1', 'lo']);
+    const eth1 = links.find((link) => link.ifname === 'eth1')!;
+    assert.equal(eth1.address, pool.mac);
+    assert.ok(eth1.flags.includes('UP'));
+    assert.ok(eth1.addr_info?.some((addr) => addr.family === 'inet' && addr.local === pool.vip && addr.prefixlen === pool.prefixLength));
+    assert.ok(links.find((link) => link.ifname === 'lo')?.flags.includes('UP'), 'lo is up');
+    const routes = await ipJson<IpRoute[]>('amphora-haproxy', ['route', 'show']);
+    assert.ok(routes.some((route) => route.dst === 'default' && route.gateway === pool.gateway && route.dev === 'eth1'), JSON.stringify(routes));
+    assert.ok(!existsSync(`/sys/class/net/${pool.ovsPortName}`), 'the tap is not in the root namespace');
+
+    // Its OVS port on br-int, under the tap name, with the lab VLAN and neutron's external_ids.
+    const { port, iface } = await ovsPort(amphoraLab, pool.ovsPortName);
+    assert.ok(port && iface);
+    assert.equal(port['tag'], pool.vlanTag);
+    assert.equal(iface['type'], 'internal');
+    assert.ok(typeof iface['ofport'] === 'number' && iface['ofport'] > 0);
+    assert.deepEqual(ovsMap(iface['external_ids']), { 'attached-mac': pool.mac, 'iface-id': pool.portId, 'iface-status': 'active' });
+
+    // The config in Octavia's combined-listeners form.
+    const backend = `${pool.poolId}:${pool.frontendId}`;
+    const config = readFileSync(pool.configPath, 'utf8');
+    assert.ok(config.startsWith(`# Configuration for loadbalancer ${lbId}\nglobal\n    daemon\n`));
+    assert.ok(config.includes(`\n    stats socket ${pool.socketPath} mode 0666 level user\n`));
+    assert.ok(config.includes(`\nfrontend ${pool.frontendId}\n`));
+    assert.ok(config.includes(`\n    bind ${pool.vip}:${pool.protocolPort}\n`));
+    assert.ok(config.includes(`\n    default_backend ${backend}\n`));
+    assert.ok(config.includes(`\nbackend ${backend}\n`));
+    assert.ok(config.includes('\n    option httpchk GET /\n'));
+    for (const member of pool.members) assert.ok(config.includes(`\n    server ${member.id} ${member.address}:${member.port} weight 1 check inter 1s`));
+
+    // haproxy: the pid file names a live process started as the amphora starts it, in amphora-haproxy.
+    const pid = readPid(pool.pidPath);
+    assert.equal(amphoraLab.haproxyPid(pool.poolId), pid);
+    assert.ok(alive(pid));
+    assert.deepEqual(cmdline(pid).slice(0, 5), ['haproxy', '-f', pool.configPath, '-p', pool.pidPath]);
+    assert.equal(processNamespaceInode(pid), namespaceInode('amphora-haproxy'));
+    assert.deepEqual(haproxiesIn('amphora-haproxy'), [pid]);
+    assert.ok(statSync(pool.socketPath).isSocket());
+    await assertMembersAsPlanned(pool);
+
+    // Faults: members-down, link-down, kill-haproxy.
+    await amphoraLab.injectFault(pool.poolId, 'members-down');
+    const servers = (await showStat(pool.socketPath)).filter((row) => row['pxname'] === backend && row['type'] === '2');
+    assert.equal(servers.length, 2);
+    for (const row of servers) assert.match(row['status'] ?? '', /^DOWN/);
+    assert.equal(readPid(pool.pidPath), pid);
+    await amphoraLab.injectFault(pool.poolId, 'link-down');
+    const down = (await ipJson<IpLink[]>('amphora-haproxy', ['link', 'show'])).find((link) => link.ifname === 'eth1');
+    assert.ok(down && !down.flags.includes('UP'));
+    await amphoraLab.injectFault(pool.poolId, 'kill-haproxy');
+    assert.ok(!alive(pid));
+    assert.equal(readPid(pool.pidPath), pid, 'the stale pid file stays');
+    await assert.rejects(showStat(pool.socketPath), /ECONNREFUSED/);
+    assert.deepEqual(haproxiesIn('amphora-haproxy'), []);
+
+    const pids = [pid, ...(JSON.parse(readFileSync(join(amphoraLab.dir, 'manifest.json'), 'utf8')) as { processes: Array<{ pid: number | null }> }).processes.flatMap((record) => (record.pid === null ? [] : [record.pid]))];
+    await amphoraLab.down();
+    assert.ok(!(await netnsNames()).includes('amphora-haproxy'), 'amphora-haproxy is gone');
+    await assertNothingLeft(amphoraLab.dir, manifest.namespaces, manifest.ovsPorts, pids);
+  } finally {
+    await amphoraLab.down();
+  }
 });

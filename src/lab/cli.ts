@@ -5,11 +5,13 @@ import { pathToFileURL } from 'node:url';
 import { DEFAULT_BASE_DIR, isPoolFault, labDown, labDownAll, labUp, POOL_FAULTS, type Lab, type PoolFault } from './lab.ts';
 
 const USAGE = `usage:
-  lbtopo lab up [--pools N] [--v2 N] [--fault POOLINDEX:FAULT ...] [--orphans] [--dir BASE] [--no-wait]
+  lbtopo lab up [--pools N] [--v2 N] [--octavia 0|1] [--fault POOLINDEX:FAULT ...] [--orphans] [--dir BASE] [--no-wait]
   lbtopo lab down [DIR | --all] [--dir BASE]
 
-  up     builds a lab (default 3 v1 pools, 1 v2 load balancer) under BASE (default ${DEFAULT_BASE_DIR}),
-         prints its dir, the LBTOPO_* settings that point lbtopo at it and its pools; the lab stays up
+  up     builds a lab (default 3 v1 pools, 1 v2 load balancer, no Octavia amphora) under BASE
+         (default ${DEFAULT_BASE_DIR}), prints its dir, the LBTOPO_* settings that point lbtopo at it
+         and its pools (v1 first, then v2, then Octavia); the lab stays up. --octavia 1 adds one
+         amphora load balancer (namespace amphora-haproxy, VIP on eth1); at most one fits a host
   down   undoes the lab in DIR, or every lab under BASE with --all
   faults: ${POOL_FAULTS.join(', ')}
 `;
@@ -62,6 +64,7 @@ async function up(args: string[]): Promise<number> {
     options: {
       pools: { type: 'string' },
       v2: { type: 'string' },
+      octavia: { type: 'string' },
       fault: { type: 'string', multiple: true },
       orphans: { type: 'boolean' },
       dir: { type: 'string' },
@@ -71,14 +74,18 @@ async function up(args: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`lab up takes no arguments, got ${positionals.join(' ')}`);
   const v1Pools = wholeNumber(values.pools, '--pools', 3);
   const v2LoadBalancers = wholeNumber(values.v2, '--v2', 1);
+  const octaviaLoadBalancers = wholeNumber(values.octavia, '--octavia', 0);
+  if (octaviaLoadBalancers > 1) throw new UsageError(`--octavia is 0 or 1 (an amphora's namespace is always amphora-haproxy), got ${octaviaLoadBalancers}`);
+  const poolCount = v1Pools + v2LoadBalancers + octaviaLoadBalancers;
   const faults = (values.fault ?? []).map(parseFault);
   for (const { index } of faults) {
-    if (index >= v1Pools + v2LoadBalancers) throw new UsageError(`--fault pool index ${index} is out of range (the lab has ${v1Pools + v2LoadBalancers} pools, from 0)`);
+    if (index >= poolCount) throw new UsageError(`--fault pool index ${index} is out of range (the lab has ${poolCount} pools, from 0)`);
   }
 
   const lab = await labUp({
     v1Pools,
     v2LoadBalancers,
+    octaviaLoadBalancers,
     ...(values.dir === undefined ? {} : { baseDir: values.dir }),
     waitForHealth: !values['no-wait'],
     outliveProcess: true,

@@ -1,5 +1,10 @@
 // Faults: each one leaves the host in exactly the state its name says, the way it happens on a
 // real network node, so the product's diagnosis can be checked against the truth.
+//
+// OVS faults name the port by its OVS name (ovsPortName) and device faults the device in the
+// namespace (tapName): the same for v1/v2, but for the Octavia amphora the port on br-int keeps its
+// tap name while the device is eth1. All faults apply to the amphora too; the OVS ones then model
+// its NIC's port on the compute host, which nothing inside an amphora can see.
 import { appendFileSync, existsSync, rmSync, utimesSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -51,11 +56,11 @@ const FAULTS: Record<PoolFault, FaultAction> = {
 
   // Deleting an internal port also deletes its device, wherever it is: the tap leaves the namespace.
   async 'delete-ovs-port'(state, pool) {
-    await vsctl(state.ovs, ['del-port', BRIDGE, pool.tapName]);
+    await vsctl(state.ovs, ['del-port', BRIDGE, pool.ovsPortName]);
   },
 
   async 'dead-vlan'(state, pool) {
-    await vsctl(state.ovs, ['set', 'Port', pool.tapName, `tag=${DEAD_VLAN}`]);
+    await vsctl(state.ovs, ['set', 'Port', pool.ovsPortName, `tag=${DEAD_VLAN}`]);
   },
 
   async 'link-down'(_state, pool) {
@@ -114,7 +119,7 @@ const FAULTS: Record<PoolFault, FaultAction> = {
   },
 
   async 'iface-id-mismatch'(state, pool) {
-    await vsctl(state.ovs, ['set', 'Interface', pool.tapName, `external_ids:iface-id=${randomUUID()}`]);
+    await vsctl(state.ovs, ['set', 'Interface', pool.ovsPortName, `external_ids:iface-id=${randomUUID()}`]);
   },
 
   // ofport -1 with an error, as after a vswitchd restart that cannot find the device in the root
@@ -123,7 +128,7 @@ const FAULTS: Record<PoolFault, FaultAction> = {
   // MAC and VIP is put back in the namespace: a persistent tap (what the netdev internal port was
   // too), now wired to nothing, so it shows NO-CARRIER. (This kernel has no dummy driver.)
   async 'ovs-interface-error'(state, pool) {
-    await vsctl(state.ovs, ['--', 'del-port', BRIDGE, pool.tapName, ...addPortArgs(BRIDGE, poolPort(pool), state.networkId, 'system')]);
+    await vsctl(state.ovs, ['--', 'del-port', BRIDGE, pool.ovsPortName, ...addPortArgs(BRIDGE, poolPort(pool), state.networkId, 'system')]);
     if (existsSync(`/run/netns/${pool.namespace}`)) {
       await waitFor(`${pool.tapName} to leave ${pool.namespace}`, 5000, async () => {
         const links = JSON.parse((await run(['ip', '-n', pool.namespace, '-j', 'link', 'show'])).stdout) as Array<{ ifname: string }>;
@@ -139,8 +144,8 @@ const FAULTS: Record<PoolFault, FaultAction> = {
         ].join('\n') + '\n',
       });
     }
-    await waitFor(`ofport -1 and an error on ${pool.tapName}`, 10_000, async () => {
-      const [row] = parseOvsTable((await vsctl(state.ovs, ['--format=json', '--columns=ofport,error', 'find', 'Interface', `name=${pool.tapName}`])).stdout.trim());
+    await waitFor(`ofport -1 and an error on ${pool.ovsPortName}`, 10_000, async () => {
+      const [row] = parseOvsTable((await vsctl(state.ovs, ['--format=json', '--columns=ofport,error', 'find', 'Interface', `name=${pool.ovsPortName}`])).stdout.trim());
       return row && row.ofport === -1 && typeof row.error === 'string' ? true : undefined;
     });
   },

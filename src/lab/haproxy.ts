@@ -1,7 +1,8 @@
 // haproxy as neutron-lbaas runs it: configs in the driver's exact v1 (tab) and v2 (four-space)
-// forms (host-facts.md 1.2 and 1.3), `ip netns exec qlbaas-… haproxy -f CONF -p PID` in daemon
-// mode, and the stats socket read with `show stat`. Health checks are fast (inter 1s, fall 2,
-// rise 1) so member states settle within seconds.
+// forms (host-facts.md 1.2 and 1.3) and in an Octavia amphora's form (2.1), `ip netns exec
+// qlbaas-… haproxy -f CONF -p PID` (amphora-haproxy for Octavia) in daemon mode, and the stats
+// socket read with `show stat`. Health checks are fast (inter 1s, fall 2, rise 1) so member states
+// settle within seconds.
 import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { run, waitFor } from './exec.ts';
@@ -97,6 +98,62 @@ export function v2Config(pool: HaproxyPoolConfig & { loadBalancerId: string }): 
     '    timeout check 1s',
     '    option httpchk GET /',
     '    http-check expect rstatus 200',
+    ...pool.members.map((member) => `    ${serverLine(member)}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Octavia's combined-listeners haproxy.cfg (openstack/octavia@HEAD
+ * octavia/common/jinja/haproxy/combined_listeners/templates/{base,macros}.j2, host-facts.md 2.1),
+ * for a SINGLE-topology load balancer with one HTTP listener and one pool: the first line names the
+ * load balancer, four spaces, frontend = listener id, backend = `<pool_id>:<listener_id>`, timeouts
+ * in the frontend and backend rather than defaults. `global` has `user nobody` but no `group`: the
+ * amphora agent passes that in a second `-f` snippet, which the lab leaves out (haproxy keeps gid 0).
+ */
+/**
+ * Octavia writes 50000 (its default connection limit) in global, frontend and backend; haproxy then
+ * wants an fd limit above 100000, more than this machine allows (20000), so the lab writes 2000
+ * like its v2 configs.
+ */
+const OCTAVIA_MAXCONN = 2000;
+
+export function octaviaConfig(pool: HaproxyPoolConfig & { loadBalancerId: string }): string {
+  const backend = `${pool.poolId}:${pool.frontendId}`;
+  const lines = [
+    `# Configuration for loadbalancer ${pool.loadBalancerId}`,
+    'global',
+    '    daemon',
+    '    user nobody',
+    ...(keepLogLines ? ['    log /dev/log local0', '    log /dev/log local1 notice'] : []),
+    `    stats socket ${pool.socketPath} mode 0666 level user`,
+    `    maxconn ${OCTAVIA_MAXCONN}`,
+    '',
+    'defaults',
+    '    log global',
+    '    retries 3',
+    '    option redispatch',
+    '    option splice-request',
+    '    option splice-response',
+    '    option http-keep-alive',
+    '',
+    `frontend ${pool.frontendId}`,
+    `    maxconn ${OCTAVIA_MAXCONN}`,
+    `    bind ${pool.vip}:${pool.protocolPort}`,
+    '    mode http',
+    `    default_backend ${backend}`,
+    '    timeout client 50000',
+    '',
+    `backend ${backend}`,
+    '    mode http',
+    '    balance roundrobin',
+    '    timeout check 1s',
+    '    option httpchk GET /',
+    '    http-check expect rstatus 200',
+    `    fullconn ${OCTAVIA_MAXCONN}`,
+    '    option allbackups',
+    '    timeout connect 5000',
+    '    timeout server 50000',
     ...pool.members.map((member) => `    ${serverLine(member)}`),
   ];
   return `${lines.join('\n')}\n`;

@@ -1,8 +1,10 @@
 // The test lab: a real neutron-lbaas network node on this machine. OVS in user space with br-int,
 // one qlbaas-<id> namespace per v1 pool / v2 load balancer with its VIP tap plugged as neutron plugs
 // it, haproxy running in it as the namespace driver runs it, and members that really answer (or
-// not). Everything the lab makes is listed in its manifest before it is made, so labDown(dir)
-// undoes a lab even after its maker crashed.
+// not). Optionally one Octavia amphora's view too: namespace amphora-haproxy with its VIP NIC eth1
+// (wired to br-int, standing in for the amphora's port on its compute host) and haproxy as the
+// amphora runs it. Everything the lab makes is listed in its manifest before it is made, so
+// labDown(dir) undoes a lab even after its maker crashed.
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -11,15 +13,17 @@ import { basename, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { mapLimit, run, sleep, tryRun, waitFor } from './exec.ts';
 import { injectPoolFault } from './faults.ts';
-import { showStat, startHaproxy, v1Config, v2Config, type StatRow } from './haproxy.ts';
+import { octaviaConfig, showStat, startHaproxy, v1Config, v2Config, type StatRow } from './haproxy.ts';
 import { acquireLabLock, clearLockOwner, killOrphanHolderChild, readLabLockOwner, stopHolder, type HeldLabLock } from './lock.ts';
 import { addUnique, saveManifest, type LabManifest, type LabProcessRecord } from './manifest.ts';
 import { BRIDGE, DATAPATH_DEVICES, ovsPaths, parseOvsTable, startOvs, vsctl, waitForRootDevices } from './ovs.ts';
 import {
+  AMPHORA_NAMESPACE,
   DEFAULT_BASE_DIR,
   MAX_POOLS,
   MEMBER_PORT,
   addPortArgs,
+  backendName,
   newLabId,
   planMembers,
   planPools,
@@ -59,16 +63,22 @@ function timing(label: string, startedAt: number): void {
 export async function labUp(options: LabOptions = {}): Promise<Lab> {
   const v1Count = options.v1Pools ?? 3;
   const v2Count = options.v2LoadBalancers ?? 1;
-  for (const [name, value] of [['v1Pools', v1Count], ['v2LoadBalancers', v2Count]] as const) {
+  const octaviaCount = options.octaviaLoadBalancers ?? 0;
+  for (const [name, value] of [['v1Pools', v1Count], ['v2LoadBalancers', v2Count], ['octaviaLoadBalancers', octaviaCount]] as const) {
     if (!Number.isInteger(value) || value < 0) throw new RangeError(`${name} must be a whole number >= 0, got ${value}`);
   }
-  if (v1Count + v2Count > MAX_POOLS) throw new RangeError(`at most ${MAX_POOLS} pools fit the lab network`);
+  if (octaviaCount > 1) {
+    throw new RangeError(`octaviaLoadBalancers must be 0 or 1, got ${octaviaCount}: an amphora's namespace is always named ${AMPHORA_NAMESPACE}, so a host holds one`);
+  }
+  if (v1Count + v2Count + octaviaCount > MAX_POOLS) throw new RangeError(`at most ${MAX_POOLS} pools fit the lab network`);
   const baseDir = resolve(options.baseDir ?? DEFAULT_BASE_DIR);
   const id = newLabId();
   const dir = join(baseDir, id);
-  const longestSocket = join(dir, 'lbaas', 'v2', randomUUID(), 'haproxy_stats.sock');
-  if (Buffer.byteLength(longestSocket) > MAX_SOCKET_PATH) {
-    throw new RangeError(`baseDir ${baseDir} is too long: stats socket paths like ${longestSocket} must stay under ${MAX_SOCKET_PATH} bytes`);
+  // The v2 socket is the longest; an Octavia one (<dir>/octavia/<lb_id>.sock) is shorter but checked too.
+  for (const socket of [join(dir, 'lbaas', 'v2', randomUUID(), 'haproxy_stats.sock'), join(dir, 'octavia', `${randomUUID()}.sock`)]) {
+    if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
+      throw new RangeError(`baseDir ${baseDir} is too long: stats socket paths like ${socket} must stay under ${MAX_SOCKET_PATH} bytes`);
+    }
   }
   const outliveProcess = options.outliveProcess ?? false;
   // Our own lab holds the lock: waiting would only time out after minutes.
@@ -84,9 +94,11 @@ export async function labUp(options: LabOptions = {}): Promise<Lab> {
   timing('lock', lockStartedAt);
   try {
     await cleanUpAfterPreviousOwner(lock, baseDir);
+    // Any lab's amphora-haproxy is gone now (the cleanup undid stale labs): one left is not a lab's.
+    if (octaviaCount > 0) assertAmphoraNamespaceFree();
     // The lock names the dir before the dir exists: whoever takes the lock after a crash finds it.
     lock.record({ ownerPid: process.pid, dir, outliveProcess });
-    const handle = await buildLab({ id, dir, v1Count, v2Count, outliveProcess, lock });
+    const handle = await buildLab({ id, dir, v1Count, v2Count, octaviaCount, outliveProcess, lock });
     if (options.waitForHealth ?? true) await waitForHealth(handle.pools, handle.state, 20_000 + 200 * handle.pools.length);
     return handle;
   } catch (error) {
@@ -123,11 +135,39 @@ async function cleanUpAfterPreviousOwner(lock: HeldLabLock, baseDir: string): Pr
   }
 }
 
+/** amphora-haproxy is a fixed name: the lab never takes over (nor, on teardown, deletes) one it did not make. */
+function assertAmphoraNamespaceFree(): void {
+  if (existsSync(join(NETNS_DIR, AMPHORA_NAMESPACE))) {
+    throw new Error(
+      `namespace ${AMPHORA_NAMESPACE} already exists and no lab made it; a lab with an Octavia load balancer needs that name. ` +
+        `If it is a leftover, delete it (ip netns del ${AMPHORA_NAMESPACE}); otherwise run the lab without octaviaLoadBalancers`,
+    );
+  }
+}
+
+/**
+ * Records amphora-haproxy in the manifest, then makes it. If making it fails (e.g. someone else
+ * made it since the check), the name leaves the manifest again so teardown never deletes theirs.
+ */
+async function makeAmphoraNamespace(state: LabState): Promise<void> {
+  assertAmphoraNamespaceFree();
+  addUnique(state.manifest.namespaces, AMPHORA_NAMESPACE);
+  state.save();
+  try {
+    await run(['ip', 'netns', 'add', AMPHORA_NAMESPACE]);
+  } catch (error) {
+    state.manifest.namespaces.splice(state.manifest.namespaces.indexOf(AMPHORA_NAMESPACE), 1);
+    state.save();
+    throw error;
+  }
+}
+
 interface BuildInput {
   id: string;
   dir: string;
   v1Count: number;
   v2Count: number;
+  octaviaCount: number;
   outliveProcess: boolean;
   lock: HeldLabLock;
 }
@@ -143,7 +183,7 @@ async function buildLab(input: BuildInput): Promise<LabHandle> {
 
   const macs = new Set<string>();
   const members = planMembers(id, macs);
-  const pools = planPools(lbaasDir, input.v1Count, input.v2Count, members, macs);
+  const pools = planPools(lbaasDir, octaviaDir, { v1: input.v1Count, v2: input.v2Count, octavia: input.octaviaCount }, members, macs);
   const memberPorts = [members.up, members.down];
   const poolPorts = pools.map(poolPort);
   const allPorts = [...poolPorts, ...memberPorts];
@@ -160,7 +200,8 @@ async function buildLab(input: BuildInput): Promise<LabHandle> {
     bridge: BRIDGE,
     lbaasDir,
     octaviaDir,
-    namespaces: allPorts.map((port) => port.namespace),
+    // amphora-haproxy joins the list right before it is made (makeAmphoraNamespace), after a last check that it is free.
+    namespaces: allPorts.map((port) => port.namespace).filter((name) => name !== AMPHORA_NAMESPACE),
     ovsPorts: allPorts.map((port) => port.name),
     rootDevices: [...DATAPATH_DEVICES],
     processes: [
@@ -220,9 +261,10 @@ async function buildLab(input: BuildInput): Promise<LabHandle> {
 
   // Namespaces made and taps moved in one `ip -batch` (netns add returns to the root ns after each).
   phase = Date.now();
+  if (allPorts.some((port) => port.namespace === AMPHORA_NAMESPACE)) await makeAmphoraNamespace(state);
   await run(['ip', '-batch', '-'], {
     input: [
-      ...allPorts.map((port) => `netns add ${port.namespace}`),
+      ...allPorts.filter((port) => port.namespace !== AMPHORA_NAMESPACE).map((port) => `netns add ${port.namespace}`),
       ...allPorts.map((port) => `link set dev ${port.name} netns ${port.namespace}`),
     ].join('\n') + '\n',
     timeoutMs: 120_000,
@@ -242,7 +284,12 @@ async function buildLab(input: BuildInput): Promise<LabHandle> {
   for (const pool of pools) {
     const members = pool.members.map((member) => ({ id: member.id, address: member.address, port: member.port }));
     const base = { frontendId: pool.frontendId, poolId: pool.poolId, vip: pool.vip, protocolPort: pool.protocolPort, socketPath: pool.socketPath, members };
-    const config = pool.layout === 'v1' ? v1Config(base) : v2Config({ ...base, loadBalancerId: pool.loadBalancerId ?? '' });
+    const config =
+      pool.layout === 'v1'
+        ? v1Config(base)
+        : pool.layout === 'v2'
+          ? v2Config({ ...base, loadBalancerId: pool.loadBalancerId ?? '' })
+          : octaviaConfig({ ...base, loadBalancerId: pool.loadBalancerId ?? '' });
     writeFileSync(pool.configPath, config);
     manifest.processes.push({ role: 'haproxy', label: pool.poolId, pid: null, startTime: null, pidFile: pool.pidPath, namespace: pool.namespace });
   }
@@ -305,7 +352,7 @@ async function startMemberServer(state: LabState): Promise<void> {
 function expectedServerProblems(pool: LabPool, rows: StatRow[]): string[] {
   const problems: string[] = [];
   for (const member of pool.members) {
-    const row = rows.find((candidate) => candidate['pxname'] === pool.poolId && candidate['svname'] === member.id);
+    const row = rows.find((candidate) => candidate['pxname'] === backendName(pool) && candidate['svname'] === member.id);
     if (!row) {
       problems.push(`no row for member ${member.id}`);
       continue;
@@ -416,6 +463,7 @@ class LabHandle implements Lab {
     const portId = randomUUID();
     const port: PlannedPort = {
       name: tapNameFor(portId),
+      device: tapNameFor(portId),
       namespace: '',
       portId,
       mac: neutronMac(new Set(this.pools.map((pool) => pool.mac))),

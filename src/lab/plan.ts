@@ -1,6 +1,7 @@
 // Names and addresses of everything in a lab, decided up front so the manifest can list every
 // namespace and port before any is made. One lab network (10.77.0.0/16, one VLAN); VIPs from
-// 10.77.1.2 up; two shared member namespaces at 10.77.255.10 (answers HTTP) and .11 (nothing listens).
+// 10.77.1.2 up (v1 pools, then v2 load balancers, then the Octavia amphora); two shared member
+// namespaces at 10.77.255.10 (answers HTTP) and .11 (nothing listens).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { OvsPaths } from './ovs.ts';
@@ -21,6 +22,10 @@ export const MEMBER_PORT = 80;
 export const PROTOCOL_PORT = 80;
 /** 10.77.1.x … 10.77.254.x hold VIPs, 250 a /24. */
 export const MAX_POOLS = 254 * 250;
+/** Octavia's AMPHORA_NAMESPACE: a fixed name, so one amphora per host (host-facts.md 2.1). */
+export const AMPHORA_NAMESPACE = 'amphora-haproxy';
+/** Octavia's NETNS_PRIMARY_INTERFACE: the amphora's VIP NIC inside amphora-haproxy. */
+export const AMPHORA_VIP_DEVICE = 'eth1';
 
 export function vipAddress(index: number): string {
   return `10.77.${1 + Math.floor(index / 250)}.${2 + (index % 250)}`;
@@ -48,7 +53,10 @@ export function newLabId(): string {
 
 /** A port on br-int the lab adds: a pool's VIP tap or a member namespace's port. */
 export interface PlannedPort {
+  /** The OVS port name, and the device's name until it is plugged. */
   name: string;
+  /** The device's name in its namespace once plugged: `name`, except the amphora's eth1. */
+  device: string;
   namespace: string;
   portId: string;
   mac: string;
@@ -65,6 +73,7 @@ export interface MemberNamespaces {
 export function planMembers(labId: string, macs: Set<string>): MemberNamespaces {
   const member = (suffix: 'up' | 'down', address: string): PlannedPort => ({
     name: `lbtm${labId}${suffix === 'up' ? 'u' : 'd'}`,
+    device: `lbtm${labId}${suffix === 'up' ? 'u' : 'd'}`,
     namespace: `lbtm-${labId}-${suffix}`,
     portId: randomUUID(),
     mac: neutronMac(macs),
@@ -81,16 +90,22 @@ function poolMembers(members: MemberNamespaces): LabMember[] {
   ];
 }
 
-export function planPools(lbaasDir: string, v1Count: number, v2Count: number, members: MemberNamespaces, macs: Set<string>): LabPool[] {
+export interface PoolCounts {
+  v1: number;
+  v2: number;
+  octavia: number;
+}
+
+export function planPools(lbaasDir: string, octaviaDir: string, counts: PoolCounts, members: MemberNamespaces, macs: Set<string>): LabPool[] {
   const pools: LabPool[] = [];
-  for (let index = 0; index < v1Count + v2Count; index++) {
-    const layout = index < v1Count ? 'v1' : 'v2';
+  for (let index = 0; index < counts.v1 + counts.v2 + counts.octavia; index++) {
+    const layout = index < counts.v1 ? 'v1' : index < counts.v1 + counts.v2 ? 'v2' : 'octavia';
     const poolId = randomUUID();
     const portId = randomUUID();
     const common = {
       poolId,
       portId,
-      tapName: tapNameFor(portId),
+      ovsPortName: tapNameFor(portId),
       mac: neutronMac(macs),
       vip: vipAddress(index),
       prefixLength: LAB_PREFIX_LENGTH,
@@ -108,13 +123,14 @@ export function planPools(lbaasDir: string, v1Count: number, v2Count: number, me
         loadBalancerId: null,
         frontendId: randomUUID(), // the vip id
         namespace: `qlbaas-${poolId}`,
+        tapName: tapNameFor(portId),
         stateDir,
         configPath: join(stateDir, 'conf'),
         pidPath: join(stateDir, 'pid'),
         socketPath: join(stateDir, 'sock'),
         ...common,
       });
-    } else {
+    } else if (layout === 'v2') {
       // v2: namespace and state dir per load balancer, under lbaas/v2/.
       const loadBalancerId = randomUUID();
       const stateDir = join(lbaasDir, 'v2', loadBalancerId);
@@ -123,10 +139,29 @@ export function planPools(lbaasDir: string, v1Count: number, v2Count: number, me
         loadBalancerId,
         frontendId: randomUUID(), // the listener id
         namespace: `qlbaas-${loadBalancerId}`,
+        tapName: tapNameFor(portId),
         stateDir,
         configPath: join(stateDir, 'haproxy.conf'),
         pidPath: join(stateDir, 'haproxy.pid'),
         socketPath: join(stateDir, 'haproxy_stats.sock'),
+        ...common,
+      });
+    } else {
+      // Octavia (stein on): <base_path>/<lb_id>/haproxy.cfg and <lb_id>.pid, the stats socket
+      // beside the lb dir, and the fixed namespace amphora-haproxy (host-facts.md 2.1).
+      const loadBalancerId = randomUUID();
+      const stateDir = join(octaviaDir, loadBalancerId);
+      pools.push({
+        layout,
+        loadBalancerId,
+        frontendId: randomUUID(), // the listener id
+        namespace: AMPHORA_NAMESPACE,
+        // In an amphora the VIP device is eth1; its OVS port keeps the neutron tap name (ovsPortName).
+        tapName: AMPHORA_VIP_DEVICE,
+        stateDir,
+        configPath: join(stateDir, 'haproxy.cfg'),
+        pidPath: join(stateDir, `${loadBalancerId}.pid`),
+        socketPath: join(octaviaDir, `${loadBalancerId}.sock`),
         ...common,
       });
     }
@@ -135,7 +170,12 @@ export function planPools(lbaasDir: string, v1Count: number, v2Count: number, me
 }
 
 export function poolPort(pool: LabPool): PlannedPort {
-  return { name: pool.tapName, namespace: pool.namespace, portId: pool.portId, mac: pool.mac, address: pool.vip, gateway: pool.gateway };
+  return { name: pool.ovsPortName, device: pool.tapName, namespace: pool.namespace, portId: pool.portId, mac: pool.mac, address: pool.vip, gateway: pool.gateway };
+}
+
+/** The pool's haproxy backend (the `pxname` of its stats rows): the pool id, or `<pool_id>:<listener_id>` in Octavia. */
+export function backendName(pool: LabPool): string {
+  return pool.layout === 'octavia' ? `${pool.poolId}:${pool.frontendId}` : pool.poolId;
 }
 
 /** What a running lab knows beyond its manifest; shared by lab.ts and faults.ts. */
@@ -168,13 +208,19 @@ export function addPortArgs(bridge: string, port: PlannedPort, networkId: string
   ];
 }
 
-/** The `ip -n NS -batch` lines that finish plugging a port moved into its namespace (neutron's plug + init_l3). */
+/**
+ * The `ip -n NS -batch` lines that finish plugging a port moved into its namespace (neutron's plug
+ * + init_l3). A device to be renamed (the amphora's eth1, as amphora-netns renames plugged NICs) is
+ * renamed first, while it is still down (moving it into the namespace took it down).
+ */
 export function plugLines(port: PlannedPort): string[] {
+  const dev = port.device;
   return [
     'link set dev lo up',
-    `link set dev ${port.name} address ${port.mac}`,
-    `addr add ${port.address}/${LAB_PREFIX_LENGTH} brd + scope global dev ${port.name}`,
-    `link set dev ${port.name} up`,
-    ...(port.gateway ? [`route add default via ${port.gateway} dev ${port.name}`] : []),
+    ...(dev !== port.name ? [`link set dev ${port.name} name ${dev}`] : []),
+    `link set dev ${dev} address ${port.mac}`,
+    `addr add ${port.address}/${LAB_PREFIX_LENGTH} brd + scope global dev ${dev}`,
+    `link set dev ${dev} up`,
+    ...(port.gateway ? [`route add default via ${port.gateway} dev ${dev}`] : []),
   ];
 }

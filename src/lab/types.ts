@@ -42,6 +42,11 @@ export interface LabOptions {
   v1Pools?: number;
   /** neutron-lbaas v2 load balancers, one listener and pool each (default 1). */
   v2LoadBalancers?: number;
+  /**
+   * Octavia amphora load balancers, one listener and pool each: 0 (default) or 1. More is a
+   * RangeError: an amphora's namespace has the fixed name `amphora-haproxy`, so one host holds one.
+   */
+  octaviaLoadBalancers?: number;
   /** Where lab dirs go (default /tmp/lbtopo-labs). */
   baseDir?: string;
   /** Wait until every pool's stats socket answers and its members are UP/DOWN as expected (default true). */
@@ -67,16 +72,24 @@ export interface LabMember {
 }
 
 export interface LabPool {
-  layout: 'v1' | 'v2';
+  layout: 'v1' | 'v2' | 'octavia';
   poolId: string;
-  /** v2 only. */
+  /** v2 and Octavia. */
   loadBalancerId: string | null;
-  /** The haproxy frontend name: the vip id (v1) or the listener id (v2). */
+  /** The haproxy frontend name: the vip id (v1) or the listener id (v2, Octavia). */
   frontendId: string;
+  /** qlbaas-<pool id> (v1), qlbaas-<lb id> (v2), amphora-haproxy (Octavia). */
   namespace: string;
   /** The neutron VIP port id (external_ids:iface-id). */
   portId: string;
+  /**
+   * The VIP device inside `namespace`: the neutron tap (tap + 11 characters of the port id) for
+   * v1/v2. In an Octavia amphora the VIP device is eth1 (NETNS_PRIMARY_INTERFACE): the lab creates
+   * the port under its tap name and renames it eth1 inside amphora-haproxy, as amphora-netns does.
+   */
   tapName: string;
+  /** The port's name on br-int (`ovs-vsctl list-ports`): tapName for v1/v2, the tap name eth1 had before the rename for Octavia. */
+  ovsPortName: string;
   mac: string;
   vip: string;
   prefixLength: number;
