@@ -2,10 +2,10 @@
 // the API serves, in-process or against --url). One status line with perfdata, the plugin exit
 // codes, and thresholds on the number of problems by severity.
 import { parseArgs } from 'node:util';
-import { ConfigError, parseDuration } from '../config.ts';
+import { ConfigError } from '../config.ts';
 import { PROBLEM_CODE_NAMES, severityRank } from '../diagnose/codes.ts';
 import type { ProblemCode, Severity } from '../diagnose/codes.ts';
-import { runGraphQL, UnreachableError } from './client.ts';
+import { runGraphQL, TARGET_OPTIONS, targetFromFlags, UnreachableError, UsageError } from './client.ts';
 import { settingOptions } from '../config.ts';
 
 export const EXIT = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 } as const;
@@ -50,7 +50,6 @@ interface CheckedProblem {
   message: string;
 }
 
-class UsageError extends Error {}
 
 function positiveInt(flag: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -116,8 +115,7 @@ export async function checkCommand(args: string[]): Promise<number> {
         ignore: { type: 'string', multiple: true },
         'max-age': { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
-        url: { type: 'string' },
-        timeout: { type: 'string' },
+        ...TARGET_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -133,12 +131,8 @@ export async function checkCommand(args: string[]): Promise<number> {
       if (!/^\d+(\.\d+)?$/.test(values['max-age'])) throw new UsageError(`--max-age ${JSON.stringify(values['max-age'])}: expected seconds >= 0`);
       maxAge = Number(values['max-age']);
     }
-    const timeoutMs = values.timeout === undefined ? 30_000 : parseDuration(values.timeout);
-    if (timeoutMs === null) throw new UsageError(`--timeout ${JSON.stringify(values.timeout)} is not a duration (e.g. 30s)`);
     verbose = values.verbose ?? false;
-    const { warning: _w, critical: _c, ignore: _i, 'max-age': _m, verbose: _v, url, timeout: _t, help: _h, ...rest } = values;
-    const settings = rest as Record<string, string | undefined>;
-    target = { url: url ?? null, token: settings.token ?? process.env.LBTOPO_TOKEN ?? null, settings, timeoutMs };
+    target = targetFromFlags(values);
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return unknown(`bad usage: ${(err as Error).message} (see lbtopo check --help)`);
     throw err;

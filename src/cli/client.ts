@@ -2,7 +2,7 @@
 // same server code, no port opened, config from LBTOPO_* and the serve flags), or against a
 // running server with --url. Both return the HTTP status and the JSON body, so callers judge
 // the answer the same way wherever it came from.
-import { loadConfig } from '../config.ts';
+import { loadConfig, parseDuration, settingOptions } from '../config.ts';
 
 export interface GraphQLRequestBody {
   query: string;
@@ -19,6 +19,21 @@ export interface GraphQLResponseBody {
 export interface GraphQLAnswer {
   status: number;
   body: GraphQLResponseBody;
+}
+
+/** A bad flag or argument: query exits 2, check UNKNOWN. */
+export class UsageError extends Error {}
+
+/** The flags query and check share besides the serve settings (which include --token). */
+export const TARGET_OPTIONS = { url: { type: 'string' }, timeout: { type: 'string' } } as const;
+
+/** Where to run from parsed flags: --url (else in-process with the serve-setting flags), --timeout, --token. */
+export function targetFromFlags(values: Record<string, unknown>): Target {
+  const timeout = values.timeout as string | undefined;
+  const timeoutMs = timeout === undefined ? 30_000 : parseDuration(timeout);
+  if (timeoutMs === null) throw new UsageError(`--timeout ${JSON.stringify(timeout)} is not a duration (e.g. 30s)`);
+  const settings = Object.fromEntries(Object.keys(settingOptions()).map((flag) => [flag, values[flag] as string | undefined]));
+  return { url: (values.url as string | undefined) ?? null, token: settings.token ?? process.env.LBTOPO_TOKEN ?? null, settings, timeoutMs };
 }
 
 /** The server could not be reached, or did not answer with JSON. */

@@ -3,8 +3,7 @@
 // a server that could not be reached), 2 usage (bad flags, no document, a bad --var).
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { parseDuration } from '../config.ts';
-import { runGraphQL, UnreachableError } from './client.ts';
+import { runGraphQL, TARGET_OPTIONS, targetFromFlags, UnreachableError, UsageError } from './client.ts';
 import { settingOptions } from '../config.ts';
 
 export const QUERY_USAGE = `usage: lbtopo query FILE | - | --query '{ ... }' [options]
@@ -27,7 +26,6 @@ Runs a GraphQL document and prints the JSON response (data, errors, extensions).
 exit: 0 data and no errors, 1 GraphQL errors or server unreachable, 2 usage error
 `;
 
-class UsageError extends Error {}
 
 /** --var values: JSON when it parses, else the text itself. */
 export function parseVarValue(text: string): unknown {
@@ -76,8 +74,7 @@ export async function queryCommand(args: string[]): Promise<number> {
         query: { type: 'string', short: 'q' },
         var: { type: 'string', multiple: true },
         operation: { type: 'string' },
-        url: { type: 'string' },
-        timeout: { type: 'string' },
+        ...TARGET_OPTIONS,
         compact: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -88,13 +85,9 @@ export async function queryCommand(args: string[]): Promise<number> {
     }
     const document = readDocument(positionals, values.query);
     if (document.trim() === '') throw new UsageError('the document is empty');
-    const timeoutMs = values.timeout === undefined ? 30_000 : parseDuration(values.timeout);
-    if (timeoutMs === null) throw new UsageError(`--timeout ${JSON.stringify(values.timeout)} is not a duration (e.g. 30s)`);
-    const { query: _q, var: varSpecs, operation, url, timeout: _t, compact: c, help: _h, ...rest } = values;
-    const settings = rest as Record<string, string | undefined>;
-    compact = c ?? false;
-    request = { query: document, variables: parseVars(varSpecs ?? []), operationName: operation ?? null };
-    target = { url: url ?? null, token: settings.token ?? process.env.LBTOPO_TOKEN ?? null, settings, timeoutMs };
+    target = targetFromFlags(values);
+    compact = values.compact ?? false;
+    request = { query: document, variables: parseVars(values.var ?? []), operationName: values.operation ?? null };
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`lbtopo query: ${(err as Error).message}\n\n${QUERY_USAGE}`);

@@ -8,7 +8,7 @@ import { ProblemRef, problemFilterArgs } from './problem.ts';
 import { applyMaxAge, MAX_AGE_DESCRIPTION, requireNamespaceName } from './arguments.ts';
 import { diagnoseNamespace } from '../diagnose/diagnose.ts';
 import { orphanNamespaces } from '../diagnose/rules.ts';
-import { findNamespace, interfacesOf, listNamespaceRecords, listPools, namespaceNetwork, processesInNamespace } from '../topology/queries.ts';
+import { findNamespace, interfacesOf, listNamespaceRecords, poolsInNamespace, namespaceNetwork, processesInNamespace } from '../topology/queries.ts';
 import type { Seen } from '../topology/queries.ts';
 
 export const NamespaceRef = builder.objectRef<Seen<NamedNamespace>>('Namespace');
@@ -46,8 +46,8 @@ NamespaceRef.implement({
       },
     }),
     processes: t.field({ type: [ProcessRef], nullable: true, description: 'Processes whose network namespace this is (one /proc scan).', resolve: (ns, _a, ctx) => processesInNamespace(ctx.session, ns) }),
-    pools: t.field({ type: [PoolRef], nullable: true, description: 'Pools whose haproxy belongs in this namespace (a v2 load balancer can hold several).', resolve: async (ns, _a, ctx) => (await listPools(ctx.session)).filter((p) => p.namespaceName === ns.name) }),
-    pool: t.field({ type: PoolRef, nullable: true, description: 'The pool of this namespace; for a v2 load balancer with several pools, the first by id (see pools).', resolve: async (ns, _a, ctx) => (await listPools(ctx.session)).find((p) => p.namespaceName === ns.name) ?? null }),
+    pools: t.field({ type: [PoolRef], nullable: true, description: 'Pools whose haproxy belongs in this namespace (a v2 load balancer can hold several).', resolve: (ns, _a, ctx) => poolsInNamespace(ctx.session, ns.name) }),
+    pool: t.field({ type: PoolRef, nullable: true, description: 'The pool of this namespace; for a v2 load balancer with several pools, the first by id (see pools).', resolve: async (ns, _a, ctx) => (await poolsInNamespace(ctx.session, ns.name))[0] ?? null }),
     orphaned: t.boolean({
       description: 'A qlbaas- namespace that no LBaaS state dir names (a leftover of a deleted pool). Reads the state dirs only.',
       resolve: async (ns, _a, ctx) => orphanNamespaces([ns], (await ctx.session.deployments()).value).length > 0,

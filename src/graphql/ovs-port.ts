@@ -6,7 +6,7 @@ import { PortRef } from './port.ts';
 import { applyMaxAge, MAX_AGE_DESCRIPTION } from './arguments.ts';
 import { findInterfaceByName, listOvsPorts } from '../topology/queries.ts';
 import type { OvsPortRecord } from '../topology/queries.ts';
-import { ifaceIdOf, isOnDeadVlan, portPrefixOfDevice, tapNameOfPort } from '../topology/ports.ts';
+import { attachedMacOf, ifaceIdOf, isOnDeadVlan, portPrefixOfDevice, tapNameOfPort } from '../topology/ports.ts';
 
 export const OvsPortRef = builder.objectRef<OvsPortRecord>('OvsPort');
 const OvsInterfaceRef = builder.objectRef<OvsInterface>('OvsInterface');
@@ -54,7 +54,7 @@ OvsPortRef.implement({
     netUuid: t.string({ nullable: true, description: 'other_config:net_uuid: the Neutron network id the agent bound the port to.', resolve: (p) => p.otherConfig.net_uuid ?? null }),
     externalIds: t.field({ type: [KeyValueRef], description: "external_ids of the port's interface (iface-id, attached-mac, iface-status).", resolve: (p) => toKeyValues(Object.assign({}, ...p.interfaces.map((i) => i.externalIds))) }),
     ifaceId: t.string({ nullable: true, description: 'external_ids:iface-id: the Neutron port UUID.', resolve: (p) => ifaceIdOf(p) }),
-    attachedMac: t.string({ nullable: true, description: 'external_ids:attached-mac: the MAC Neutron gave the port.', resolve: (p) => p.interfaces.map((i) => i.externalIds['attached-mac']).find((m) => m) ?? null }),
+    attachedMac: t.string({ nullable: true, description: 'external_ids:attached-mac: the MAC Neutron gave the port.', resolve: (p) => attachedMacOf(p) }),
     ofport: t.int({ nullable: true, description: 'ofport of the (first) interface; -1 = error.', resolve: (p) => p.interfaces[0]?.ofport ?? null }),
     error: t.string({ nullable: true, description: 'Error of the (first) interface, if OVS could not add it.', resolve: (p) => p.interfaces.map((i) => i.error).find((e) => e) ?? null }),
     type: t.string({ description: 'Type of the (first) interface: internal for a neutron tap (ovs_use_veth=False).', resolve: (p) => p.interfaces[0]?.type ?? '' }),

@@ -4,9 +4,9 @@ import { OvsPortRef } from './ovs-port.ts';
 import { NamespaceRef } from './namespace.ts';
 import { PoolRef } from './pool.ts';
 import { applyMaxAge, badUserInput, MAX_AGE_DESCRIPTION } from './arguments.ts';
-import { findInterfaceByName, findNamespace, findPort, isPortIdOrPrefix, listPools, ovsPortRecordOfDevice, resolvePortId } from '../topology/queries.ts';
+import { findInterfaceByName, findNamespace, findPort, isPortIdOrPrefix, poolsInNamespace, ovsPortRecordOfDevice, resolvePortId } from '../topology/queries.ts';
 import type { InterfaceRecord, PortRecord } from '../topology/queries.ts';
-import { ovsPortOfDevice } from '../topology/ports.ts';
+import { attachedMacOf, ovsPortOfDevice } from '../topology/ports.ts';
 import type { TopologySession } from '../topology/session.ts';
 
 export const PortRef = builder.objectRef<PortRecord>('Port');
@@ -31,7 +31,7 @@ PortRef.implement({
         const device = await deviceOf(ctx.session, p);
         if (device?.macAddress) return device.macAddress;
         const ovs = ovsPortOfDevice((await ctx.session.ovs()).value, p.tapName);
-        return ovs?.interfaces.map((i) => i.externalIds['attached-mac']).find((m) => m) ?? null;
+        return ovs ? attachedMacOf(ovs) : null;
       },
     }),
     interface: t.field({ type: InterfaceRef, nullable: true, description: 'The device in its namespace.', resolve: (p, _a, ctx) => deviceOf(ctx.session, p) }),
@@ -57,7 +57,7 @@ PortRef.implement({
       resolve: async (p, _a, ctx) => {
         const device = await deviceOf(ctx.session, p);
         if (!device) return null;
-        return (await listPools(ctx.session)).find((pool) => pool.namespaceName === device.namespace) ?? null;
+        return (await poolsInNamespace(ctx.session, device.namespace))[0] ?? null;
       },
     }),
   }),

@@ -24,6 +24,11 @@ export function ifaceIdOf(port: OvsPort): string | null {
   return null;
 }
 
+/** external_ids:attached-mac: the MAC Neutron gave the port. */
+export function attachedMacOf(port: OvsPort): string | null {
+  return port.interfaces.map((i) => i.externalIds['attached-mac']).find((m) => m) ?? null;
+}
+
 /** The OVS port for a device: same name for internal ports, tapX for a veth's ns-X end. */
 export function ovsPortOfDevice(snapshot: OvsSnapshot, deviceName: string): OvsPort | null {
   const byName = snapshot.ports.find((p) => p.name === deviceName);

@@ -33,6 +33,11 @@ export async function listPools(session: TopologySession): Promise<Seen<PoolReco
   return once(obs, 'pools', () => poolsFromDeployments(obs.value).map((p) => ({ ...p, observedAt: obs.observedAt })));
 }
 
+/** Pools whose haproxy belongs in this namespace (a v2 load balancer's namespace holds several). */
+export async function poolsInNamespace(session: TopologySession, namespace: string): Promise<Seen<PoolRecord>[]> {
+  return (await listPools(session)).filter((p) => p.namespaceName === namespace);
+}
+
 export async function findPool(session: TopologySession, id: string): Promise<Seen<PoolRecord> | null> {
   return (await listPools(session)).find((p) => p.id === id) ?? null;
 }
