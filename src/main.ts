@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, SETTINGS, PROBE_NAMES, settingOptions } from './config.ts';
+import { projectPath } from './paths.ts';
 
 const USAGE = `usage: lbtopo <command> [options]
 
@@ -19,7 +20,7 @@ ${SETTINGS.map((s) => `  --${s.flag.padEnd(20)} ${s.env.padEnd(27)} ${s.help} (d
 `;
 
 
-export const SCHEMA_FILE = new URL('../schema/schema.graphql', import.meta.url).pathname;
+export const SCHEMA_FILE = projectPath('schema', 'schema.graphql');
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

@@ -32,7 +32,7 @@ interface CliRun {
 /** `lbtopo ARGS` as a child process (async, so an in-process server keeps answering). */
 function lbtopo(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env: options.env ?? env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['src/main.ts', ...args], { cwd: ROOT, env: options.env ?? env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

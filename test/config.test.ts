@@ -48,7 +48,7 @@ test('listening anywhere but loopback needs a token', () => {
 
 test('lbtopo serve refuses a non-loopback address without a token: exit 2, clear message, nothing served', async () => {
   const run = promisify(execFile);
-  await assert.rejects(run('node', ['--import', 'tsx', 'src/main.ts', 'serve', '--listen', '0.0.0.0:4999'], { env: { ...process.env, LBTOPO_TOKEN: '' } }), (err: { code?: number; stderr?: string }) =>
+  await assert.rejects(run('node', ['src/main.ts', 'serve', '--listen', '0.0.0.0:4999'], { env: { ...process.env, LBTOPO_TOKEN: '' } }), (err: { code?: number; stderr?: string }) =>
     err.code === 2 && /refusing to listen on 0\.0\.0\.0:4999 without LBTOPO_TOKEN/.test(err.stderr ?? ''));
 });
 

@@ -219,8 +219,10 @@ describe('parseIpBatchOutput on recorded output', () => {
 
 /** A gateway that answers from a recording instead of running ip. */
 class RecordedGateway extends CommandGateway {
-  constructor(private readonly fixture: Fixture) {
+  private readonly fixture: Fixture;
+  constructor(fixture: Fixture) {
     super();
+    this.fixture = fixture;
   }
   override async run(argv: readonly string[], options: RunOptions = {}): Promise<CommandOutput> {
     this.runCount++;

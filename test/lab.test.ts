@@ -464,7 +464,7 @@ test('labDown(dir) cleans up a lab whose maker was SIGKILLed', LONG, async () =>
     'console.log(JSON.stringify({ dir: lab.dir }));',
     'setInterval(() => {}, 1000);',
   ].join('\n');
-  const child = execa(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+  const child = execa(process.execPath, ['--input-type=module', '-e', script], {
     cwd: join(import.meta.dirname, '..'),
     reject: false,
     buffer: false,

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 
 test('serve listens on loopback, answers GraphQL and exits 0 on SIGTERM', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lbtopo-serve-'));
-  const child = spawn('node', ['--import', 'tsx', 'src/main.ts', 'serve', '--listen', '127.0.0.1:0', '--db', join(dir, 'db.sqlite'),
+  const child = spawn('node', ['src/main.ts', 'serve', '--listen', '127.0.0.1:0', '--db', join(dir, 'db.sqlite'),
     '--lbaas-dir', join(dir, 'none'), '--octavia-dir', join(dir, 'none')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {

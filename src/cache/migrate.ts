@@ -4,8 +4,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
+import { projectPath } from '../paths.ts';
 
-export const MIGRATIONS_DIR = new URL('../../migrations/', import.meta.url).pathname;
+export const MIGRATIONS_DIR = projectPath('migrations') + '/';
 
 export interface Migration {
   version: number;

@@ -42,13 +42,14 @@ export interface Observed<T> {
 
 export class ProbeFailedError extends Error {
   override readonly name = 'ProbeFailedError';
-  constructor(
-    readonly probe: string,
-    readonly scope: string,
-    readonly kind: string,
-    detail: string,
-  ) {
+  readonly probe: string;
+  readonly scope: string;
+  readonly kind: string;
+  constructor(probe: string, scope: string, kind: string, detail: string) {
     super(`probe ${probe}${scope ? `(${scope})` : ''} failed: ${detail}`);
+    this.probe = probe;
+    this.scope = scope;
+    this.kind = kind;
   }
 }
 
@@ -64,10 +65,13 @@ export class ProbeRunner {
   runCount = 0;
   private readonly listeners = new Set<(entry: ProbeTraceEntry) => void>();
 
-  constructor(
-    readonly store: ObservationStore,
-    private readonly log: (message: string) => void = (m) => console.error(m),
-  ) {}
+  readonly store: ObservationStore;
+  private readonly log: (message: string) => void;
+
+  constructor(store: ObservationStore, log: (message: string) => void = (m) => console.error(m)) {
+    this.store = store;
+    this.log = log;
+  }
 
   onObserve(listener: (entry: ProbeTraceEntry) => void): () => void {
     this.listeners.add(listener);

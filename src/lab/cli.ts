@@ -146,7 +146,7 @@ export function describeLab(lab: Lab): string {
   return `${lines.join('\n')}\n`;
 }
 
-// Also runnable on its own: node --import tsx src/lab/cli.ts up --pools 2
+// Also runnable on its own: node src/lab/cli.ts up --pools 2
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   labCommand(process.argv.slice(2)).then((code) => process.exit(code));
 }

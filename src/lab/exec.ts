@@ -21,13 +21,14 @@ export interface LabRunOptions {
 
 export class LabCommandError extends Error {
   override readonly name = 'LabCommandError';
-  constructor(
-    readonly argv: readonly string[],
-    readonly exitCode: number | null,
-    readonly stderr: string,
-    detail: string,
-  ) {
+  readonly argv: readonly string[];
+  readonly exitCode: number | null;
+  readonly stderr: string;
+  constructor(argv: readonly string[], exitCode: number | null, stderr: string, detail: string) {
     super(`${argv.join(' ')}: ${detail}`);
+    this.argv = argv;
+    this.exitCode = exitCode;
+    this.stderr = stderr;
   }
 }
 

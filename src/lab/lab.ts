@@ -329,7 +329,8 @@ async function startMemberServer(state: LabState): Promise<void> {
     cleanup: false,
     reject: false,
   });
-  subprocess.unref();
+  // execa 10 no longer exposes unref on its promise; the ChildProcess it wraps has it.
+  (subprocess as unknown as { unref(): void }).unref();
   const pid = subprocess.pid;
   const identity = pid === undefined ? null : identify(pid); // `ip netns exec` execs in place: same pid
   if (!identity) throw new Error(`the member server in ${port.namespace} did not start`);
@@ -408,10 +409,12 @@ class LabHandle implements Lab {
   readonly orphanOvsPorts: string[];
   private downPromise: Promise<void> | undefined;
 
-  constructor(
-    readonly state: LabState,
-    private readonly lock: HeldLabLock,
-  ) {
+  readonly state: LabState;
+  private readonly lock: HeldLabLock;
+
+  constructor(state: LabState, lock: HeldLabLock) {
+    this.state = state;
+    this.lock = lock;
     const { manifest } = state;
     this.id = manifest.id;
     this.dir = manifest.dir;

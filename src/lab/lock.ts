@@ -59,7 +59,7 @@ export async function acquireLabLock(options: AcquireOptions): Promise<HeldLabLo
     cleanup: false,
     reject: false,
   });
-  subprocess.unref();
+  (subprocess as unknown as { unref(): void }).unref();
   const flockPid = subprocess.pid;
   if (flockPid === undefined) throw new Error(`flock could not be started: ${String((await subprocess).shortMessage)}`);
   let exited = false;

@@ -16,8 +16,12 @@ export interface MemberRecord {
 
 export class StatsUnavailableError extends Error {
   override readonly name = 'StatsUnavailableError';
-  constructor(readonly socketPath: string, readonly reason: string, detail: string) {
+  readonly socketPath: string;
+  readonly reason: string;
+  constructor(socketPath: string, reason: string, detail: string) {
     super(`haproxy stats socket ${socketPath} did not answer (${reason}): ${detail}`);
+    this.socketPath = socketPath;
+    this.reason = reason;
   }
 }
 

@@ -15,11 +15,14 @@ export class TopologySession {
   maxAgeMs: number | undefined;
   private readonly loader: DataLoader<ProbeKey, Observed<unknown>, string>;
 
-  constructor(
-    readonly runner: ProbeRunner,
-    readonly probes: HostProbes,
-    readonly config: Config,
-  ) {
+  readonly runner: ProbeRunner;
+  readonly probes: HostProbes;
+  readonly config: Config;
+
+  constructor(runner: ProbeRunner, probes: HostProbes, config: Config) {
+    this.runner = runner;
+    this.probes = probes;
+    this.config = config;
     this.loader = new DataLoader(
       (keys) => Promise.all(keys.map((k) => this.runner.observe(this.probes[k.probe] as ProbeDefinition<unknown>, k.scope, { maxAgeMs: this.maxAgeMs }, this.trace).catch((e: Error) => e))),
       { cacheKeyFn: (k) => `${k.probe}\u0000${k.scope}`, batch: false },
