@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import { mapLimit, run, sleep, tryRun, waitFor } from './exec.ts';
 import { injectPoolFault } from './faults.ts';
 import { octaviaConfig, showStat, startHaproxy, v1Config, v2Config, type StatRow } from './haproxy.ts';
@@ -323,14 +323,10 @@ async function startMemberServer(state: LabState): Promise<void> {
   state.manifest.processes.push(record);
   state.save();
   // Detached and unreferenced: it lives as long as the lab, not as the process that built it.
-  const subprocess = execa('ip', ['netns', 'exec', port.namespace, process.execPath, '-e', script], {
-    detached: true,
-    stdio: 'ignore',
-    cleanup: false,
-    reject: false,
-  });
-  // execa 10 no longer exposes unref on its promise; the ChildProcess it wraps has it.
-  (subprocess as unknown as { unref(): void }).unref();
+  // node's own spawn: execa 10's subprocess no longer has unref.
+  const subprocess = spawn('ip', ['netns', 'exec', port.namespace, process.execPath, '-e', script], { detached: true, stdio: 'ignore' });
+  subprocess.on('error', () => {}); // a failed start shows as the missing pid below
+  subprocess.unref();
   const pid = subprocess.pid;
   const identity = pid === undefined ? null : identify(pid); // `ip netns exec` execs in place: same pid
   if (!identity) throw new Error(`the member server in ${port.namespace} did not start`);

@@ -11,7 +11,7 @@
 // content names a lab dir that still exists cleans that lab up first (it was left by a crash).
 // The file itself is never removed or replaced: a new inode would be a second, separate lock.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import { sleep } from './exec.ts';
 import { identify, isAlive, processChildren, signalIdentity, stopProcess, waitForExit, type ProcessIdentity } from './proc.ts';
 
@@ -53,19 +53,23 @@ export async function acquireLabLock(options: AcquireOptions): Promise<HeldLabLo
   const waitArgs = options.timeoutMs <= 0 ? ['--nonblock'] : ['--timeout', String(Math.ceil(options.timeoutMs / 1000))];
   // --close: only the flock process holds the lock, so ending it (or its child, which it waits
   // for) frees the lock; detached + ignored stdio + unref so the holder never keeps us alive.
-  const subprocess = execa('flock', ['--exclusive', '--close', ...waitArgs, LAB_LOCK_PATH, ...command], {
-    detached: true,
-    stdio: 'ignore',
-    cleanup: false,
-    reject: false,
-  });
-  (subprocess as unknown as { unref(): void }).unref();
-  const flockPid = subprocess.pid;
-  if (flockPid === undefined) throw new Error(`flock could not be started: ${String((await subprocess).shortMessage)}`);
+  // node's own spawn: execa 10's subprocess no longer has unref.
+  const subprocess = spawn('flock', ['--exclusive', '--close', ...waitArgs, LAB_LOCK_PATH, ...command], { detached: true, stdio: 'ignore' });
   let exited = false;
-  void subprocess.then(() => {
+  let startError: Error | undefined;
+  subprocess.on('error', (error) => {
+    startError = error;
     exited = true;
   });
+  subprocess.on('exit', () => {
+    exited = true;
+  });
+  subprocess.unref();
+  const flockPid = subprocess.pid;
+  if (flockPid === undefined) {
+    await sleep(0);
+    throw new Error(`flock could not be started: ${startError?.message ?? 'no pid'}`);
+  }
 
   // If the CLI is interrupted while a detached holder waits, the holder must not win the lock later
   // for a lab that will never exist.
