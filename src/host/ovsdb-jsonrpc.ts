@@ -444,13 +444,16 @@ const selectResult = z.object({ rows: z.array(z.record(z.string(), ovsdbValue)) 
  */
 export function decodeSnapshotResult(result: unknown, target = 'ovsdb'): OvsSnapshot {
   const source = sourceOf(target, 'transact');
-  if (!Array.isArray(result) || result.length < SNAPSHOT_TABLES.length) {
-    throw new OvsdbRpcError('parse', 'reply', source, `expected ${SNAPSHOT_TABLES.length} operation results, got ${short(result)}`);
-  }
-  const failure = result.find((r): r is { error: unknown; details?: unknown } => typeof r === 'object' && r !== null && 'error' in r && (r as { error: unknown }).error != null);
+  // A failed operation is an error object, and the ones after it are not run (RFC 7047 §4.1.3).
+  const failure = Array.isArray(result)
+    ? result.find((r): r is { error: unknown; details?: unknown } => typeof r === 'object' && r !== null && 'error' in r && (r as { error: unknown }).error != null)
+    : undefined;
   if (failure) {
     const details = failure.details === undefined ? '' : ` (${short(failure.details)})`;
     throw new OvsdbRpcError('failed', 'call', source, `the transaction failed: ${short(failure.error)}${details}`);
+  }
+  if (!Array.isArray(result) || result.length < SNAPSHOT_TABLES.length) {
+    throw new OvsdbRpcError('parse', 'reply', source, `expected ${SNAPSHOT_TABLES.length} operation results, got ${short(result)}`);
   }
   try {
     const [bridges, ports, interfaces] = SNAPSHOT_TABLES.map((_, i) => selectResult.parse(result[i]).rows as OvsdbRow[]);
