@@ -2,6 +2,7 @@
 // validated up front so a typo fails at start with a message naming the setting, not later.
 import { z } from 'zod';
 import { isValidOvsdbTarget } from './host/ovs.ts';
+import type { OvsdbSslFiles } from './host/ovs.ts';
 
 export const PROBE_NAMES = ['lbaas', 'netns', 'proc', 'ip', 'ovs', 'stats'] as const;
 export type ProbeName = (typeof PROBE_NAMES)[number];
@@ -13,6 +14,8 @@ export interface Config {
   lbaasDir: string;
   octaviaDir: string;
   ovsdb: string;
+  /** Key, certificate and CA files for an ssl: OVSDB target (null unless all three are set). */
+  ovsdbSsl: OvsdbSslFiles | null;
   /** Default freshness of a cached observation. */
   ttlMs: number;
   /** Per-probe freshness (LBTOPO_TTL_IP=2s, ...); falls back to ttlMs. */
@@ -29,7 +32,10 @@ export const SETTINGS = [
   { env: 'LBTOPO_NETNS_DIR', flag: 'netns-dir', default: '/run/netns', help: 'where named network namespaces are mounted' },
   { env: 'LBTOPO_LBAAS_DIR', flag: 'lbaas-dir', default: '/var/lib/neutron/lbaas', help: 'neutron-lbaas state path (v1 pools, v2/ load balancers)' },
   { env: 'LBTOPO_OCTAVIA_DIR', flag: 'octavia-dir', default: '/var/lib/octavia', help: 'Octavia amphora haproxy base path' },
-  { env: 'LBTOPO_OVSDB', flag: 'ovsdb', default: 'unix:/var/run/openvswitch/db.sock', help: 'OVSDB target given to ovs-vsctl --db' },
+  { env: 'LBTOPO_OVSDB', flag: 'ovsdb', default: 'unix:/var/run/openvswitch/db.sock', help: 'OVSDB target (unix:/path, tcp:host:port, ssl:host:port), spoken to over JSON-RPC, ovs-vsctl --db as fallback' },
+  { env: 'LBTOPO_OVSDB_SSL_KEY', flag: 'ovsdb-ssl-key', default: '', help: 'private key (PEM) for an ssl: OVSDB target' },
+  { env: 'LBTOPO_OVSDB_SSL_CERT', flag: 'ovsdb-ssl-cert', default: '', help: 'certificate (PEM) of that key, signed by a CA the server trusts' },
+  { env: 'LBTOPO_OVSDB_SSL_CA', flag: 'ovsdb-ssl-ca', default: '', help: 'CA certificate (PEM) the server certificate must be signed by' },
   { env: 'LBTOPO_TTL', flag: 'ttl', default: '10s', help: 'how long an observation is served without looking again' },
   { env: 'LBTOPO_TOKEN', flag: 'token', default: '', help: 'bearer token; required to listen anywhere but loopback' },
   { env: 'LBTOPO_COMMAND_TIMEOUT', flag: 'command-timeout', default: '5s', help: 'timeout of each host command' },
@@ -107,6 +113,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     LBTOPO_OVSDB: z.string().refine(isValidOvsdbTarget, {
       error: (issue) => `LBTOPO_OVSDB: ${JSON.stringify(issue.input)} is not an OVSDB target (unix:/path, tcp:host:port or ssl:host:port)`,
     }),
+    LBTOPO_OVSDB_SSL_KEY: z.string().refine((s) => !/[\0\n]/.test(s), 'LBTOPO_OVSDB_SSL_KEY contains a control character'),
+    LBTOPO_OVSDB_SSL_CERT: z.string().refine((s) => !/[\0\n]/.test(s), 'LBTOPO_OVSDB_SSL_CERT contains a control character'),
+    LBTOPO_OVSDB_SSL_CA: z.string().refine((s) => !/[\0\n]/.test(s), 'LBTOPO_OVSDB_SSL_CA contains a control character'),
     LBTOPO_TTL: duration('LBTOPO_TTL'),
     LBTOPO_TOKEN: z.string(),
     LBTOPO_COMMAND_TIMEOUT: duration('LBTOPO_COMMAND_TIMEOUT').refine((ms) => ms >= 100, 'LBTOPO_COMMAND_TIMEOUT must be at least 100ms'),
@@ -121,6 +130,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
   const probeTtlMs = Object.fromEntries(
     PROBE_NAMES.map((p) => [p, (v[`LBTOPO_TTL_${p.toUpperCase()}`] as number | undefined) ?? v.LBTOPO_TTL]),
   ) as Record<ProbeName, number>;
+  const sslFiles = [v.LBTOPO_OVSDB_SSL_KEY, v.LBTOPO_OVSDB_SSL_CERT, v.LBTOPO_OVSDB_SSL_CA];
+  const ovsdbSsl = sslFiles.every((f) => f !== '') ? { key: sslFiles[0]!, cert: sslFiles[1]!, ca: sslFiles[2]! } : null;
+  if (!ovsdbSsl && (v.LBTOPO_OVSDB.startsWith('ssl:') || sslFiles.some((f) => f !== ''))) {
+    throw new ConfigError('invalid configuration:\n  - an ssl: LBTOPO_OVSDB needs all of LBTOPO_OVSDB_SSL_KEY, LBTOPO_OVSDB_SSL_CERT and LBTOPO_OVSDB_SSL_CA (and they serve nothing else)');
+  }
   const config: Config = {
     listen: v.LBTOPO_LISTEN,
     db: v.LBTOPO_DB,
@@ -128,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     lbaasDir: v.LBTOPO_LBAAS_DIR,
     octaviaDir: v.LBTOPO_OCTAVIA_DIR,
     ovsdb: v.LBTOPO_OVSDB,
+    ovsdbSsl,
     ttlMs: v.LBTOPO_TTL,
     probeTtlMs,
     token: v.LBTOPO_TOKEN === '' ? null : v.LBTOPO_TOKEN,

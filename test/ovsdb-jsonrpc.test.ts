@@ -15,7 +15,8 @@ import {
   readOvsSnapshotJsonRpc, readOvsSnapshotOn, readOvsSnapshotPreferRpc, snapshotTransactParams,
 } from '../src/host/ovsdb-jsonrpc.ts';
 import type { OvsMonitorHandlers } from '../src/host/ovsdb-jsonrpc.ts';
-import { readOvsSnapshot } from '../src/host/ovs.ts';
+import { ovsDumpCommand, readOvsSnapshot } from '../src/host/ovs.ts';
+import { ConfigError, loadConfig } from '../src/config.ts';
 import { CommandGateway } from '../src/host/exec.ts';
 import { DiscoveryError } from '../src/host/errors.ts';
 import { labUp } from '../src/lab/lab.ts';
@@ -358,7 +359,7 @@ test('echo requests from the server are answered, and answers to unknown ids are
   }
 });
 
-test('connect failures: a missing socket, a refused port, no TLS handshake in time: phase connect', async () => {
+test('connect failures: a missing socket, a refused port: phase connect', async () => {
   await assert.rejects(readOvsSnapshotJsonRpc(`unix:${join(dir, 'absent.sock')}`), isRpcError('not-found', 'connect'));
   // A port nobody listens on: find one by binding and closing.
   const probe = createServer();
@@ -464,6 +465,90 @@ test('monitor: a peer that stops answering is dropped by the idle echo and retri
     monitor.close();
     await server.close();
   }
+});
+
+// --- ssl: a real ovsdb-server on pssl: with certificates made by openssl --------------------
+
+/** A CA and a key + certificate signed by it, in `where` (EC P-256: quick to make). */
+function makePki(where: string, names: string[]): void {
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(where, 'ca.key'),
+    '-out', join(where, 'ca.pem'), '-days', '2', '-subj', '/CN=lbtopo test CA');
+  for (const name of names) {
+    openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(where, `${name}.key`),
+      '-out', join(where, `${name}.csr`), '-subj', `/CN=lbtopo ${name}`);
+    openssl('x509', '-req', '-in', join(where, `${name}.csr`), '-CA', join(where, 'ca.pem'), '-CAkey', join(where, 'ca.key'),
+      '-CAcreateserial', '-out', join(where, `${name}.pem`), '-days', '2');
+  }
+}
+
+test('ssl: the snapshot over TLS equals ovs-vsctl over ssl; a wrong CA, a rejected certificate, missing files and a stalled handshake are clear errors', async () => {
+  const pki = join(dir, 'pki');
+  const other = join(dir, 'pki-other');
+  execFileSync('mkdir', ['-p', pki, other]);
+  makePki(pki, ['server', 'client']);
+  makePki(other, ['client']);
+  const ssl = { key: join(pki, 'client.key'), cert: join(pki, 'client.pem'), ca: join(pki, 'ca.pem') };
+  const sslDir = join(dir, 'ssl-server');
+  execFileSync('mkdir', ['-p', sslDir]);
+  // A database of its own (a database file has one server), filled by ovs-vsctl over ssl.
+  execFileSync('ovsdb-tool', ['create', join(sslDir, 'conf.db'), '/usr/share/openvswitch/vswitch.ovsschema']);
+  execFileSync('ovsdb-server', [join(sslDir, 'conf.db'), '--remote=pssl:0:127.0.0.1', `--private-key=${join(pki, 'server.key')}`,
+    `--certificate=${join(pki, 'server.pem')}`, `--ca-cert=${join(pki, 'ca.pem')}`, `--pidfile=${join(sslDir, 'pid')}`, '--detach',
+    `--log-file=${join(sslDir, 'log')}`, `--unixctl=${join(sslDir, 'ctl')}`]);
+  try {
+    const port = await waitUntil('the pssl port in the log', 5000, () => /listening on port (\d+)/.exec(readFileSync(join(sslDir, 'log'), 'utf8'))?.[1]);
+    const target = `ssl:127.0.0.1:${port}`;
+    const sslVsctl = (...args: string[]) => run('ovs-vsctl', [`--db=${target}`, `--private-key=${ssl.key}`, `--certificate=${ssl.cert}`,
+      `--ca-cert=${ssl.ca}`, '--no-wait', '--timeout=10', ...args]);
+    await sslVsctl('init');
+    await sslVsctl('add-br', 'br-int', '--', 'add-port', 'br-int', 'tapssl0001-00', 'tag=12', '--', 'set', 'Interface', 'tapssl0001-00', 'external_ids:iface-id=ssl');
+    const oracle = await readOvsSnapshot(new CommandGateway(), target, { ssl });
+    assert.equal(oracle.ports.find((p) => p.name === 'tapssl0001-00')?.tag, 12);
+    assert.deepEqual(await readOvsSnapshotJsonRpc(target, { ssl }), oracle);
+
+    const { events, handlers } = recorder();
+    const monitor = monitorOvs(target, handlers, { ssl });
+    try {
+      assert.equal(await monitor.ready, true);
+      await sslVsctl('set', 'Port', 'tapssl0001-00', 'tag=13');
+      assert.deepEqual((await waitUntil('an update over ssl', 2000, () => events.find((e) => e.kind === 'change'))).tables, ['Port']);
+    } finally {
+      monitor.close();
+    }
+
+    await assert.rejects(readOvsSnapshotJsonRpc(target, { ssl: { ...ssl, ca: join(other, 'ca.pem') } }), (err: unknown) =>
+      isRpcError('failed', 'connect')(err) && /cannot connect: .*(self-signed|unable to verify|certificate)/.test((err as Error).message));
+    // A certificate from a CA the server does not trust: the server refuses it (with TLS 1.3 after
+    // the handshake, so the failure is the conversation's, not the connect's).
+    await assert.rejects(readOvsSnapshotJsonRpc(target, { ssl: { key: join(other, 'client.key'), cert: join(other, 'client.pem'), ca: ssl.ca } }), (err: unknown) =>
+      err instanceof OvsdbRpcError && (err.phase === 'closed' || err.phase === 'connect') && /(alert|closed the connection|certificate)/.test(err.message));
+    await assert.rejects(readOvsSnapshotJsonRpc(target), (err: unknown) => isRpcError('invalid', 'target')(err) && /LBTOPO_OVSDB_SSL_KEY/.test((err as Error).message));
+    await assert.rejects(readOvsSnapshotJsonRpc(target, { ssl: { ...ssl, key: join(pki, 'absent.key') } }), isRpcError('io', 'connect'));
+  } finally {
+    process.kill(Number(readFileSync(join(sslDir, 'pid'), 'utf8')), 'SIGTERM');
+  }
+  // A TCP peer that accepts and never speaks TLS: the connect deadline covers the handshake.
+  const silent = createServer((socket) => socket.resume().on('error', () => {})); // resumed, so it sees our FIN
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  try {
+    const t0 = performance.now();
+    await assert.rejects(readOvsSnapshotJsonRpc(`ssl:127.0.0.1:${(silent.address() as { port: number }).port}`, { ssl, connectTimeoutMs: 300 }),
+      (err: unknown) => isRpcError('timeout', 'connect')(err) && /no connection within 300 ms/.test((err as Error).message));
+    assert.ok(performance.now() - t0 < 1000);
+  } finally {
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  }
+});
+
+test('settings: an ssl: target needs all three LBTOPO_OVSDB_SSL_* files; they reach both clients', () => {
+  const files = { LBTOPO_OVSDB_SSL_KEY: '/k.pem', LBTOPO_OVSDB_SSL_CERT: '/c.pem', LBTOPO_OVSDB_SSL_CA: '/ca.pem' };
+  assert.deepEqual(loadConfig({ LBTOPO_OVSDB: 'ssl:127.0.0.1:6640', ...files }).ovsdbSsl, { key: '/k.pem', cert: '/c.pem', ca: '/ca.pem' });
+  assert.equal(loadConfig({}).ovsdbSsl, null);
+  assert.throws(() => loadConfig({ LBTOPO_OVSDB: 'ssl:127.0.0.1:6640' }), (err: unknown) => err instanceof ConfigError && /needs all of LBTOPO_OVSDB_SSL_KEY/.test(err.message));
+  assert.throws(() => loadConfig({ LBTOPO_OVSDB_SSL_KEY: '/k.pem' }), ConfigError, 'a lone key is a mistake, not ignored');
+  assert.deepEqual(ovsDumpCommand('ssl:127.0.0.1:6640', 5, { key: '/k.pem', cert: '/c.pem', ca: '/ca.pem' }).slice(0, 6),
+    ['ovs-vsctl', '--db=ssl:127.0.0.1:6640', '--timeout=5', '--private-key=/k.pem', '--certificate=/c.pem', '--ca-cert=/ca.pem']);
 });
 
 // --- a real faulted lab: ovs-vsctl is the oracle; the monitor against a real vswitchd --------
