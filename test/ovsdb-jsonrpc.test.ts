@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import {
-  JsonMessageSplitter, OvsdbConnection, OvsdbRpcError, decodeSnapshotResult, isUnreachable, monitorOvs, parseOvsdbTarget,
+  JsonMessageSplitter, OvsdbConnection, OvsdbRpcError, decodeSnapshotResult, isOvsdbValue, isUnreachable, ovsdbValueSchema, monitorOvs, parseOvsdbTarget,
   readOvsSnapshotJsonRpc, readOvsSnapshotOn, readOvsSnapshotPreferRpc, snapshotTransactParams,
 } from '../src/host/ovsdb-jsonrpc.ts';
 import type { OvsMonitorHandlers } from '../src/host/ovsdb-jsonrpc.ts';
@@ -187,6 +187,20 @@ test('fuzz: arbitrary bytes and arbitrary JSON never throw anything but the type
     target[key] = value;
     decodeOrTypedError(result);
   }), { numRuns: 1000 });
+});
+
+test('fuzz: the hand-written OVSDB value check accepts exactly what the zod schema of ovs.ts accepts', () => {
+  const atom = fc.oneof(fc.string(), fc.double(), fc.integer(), fc.boolean(), fc.tuple(fc.constantFrom('uuid', 'named-uuid', 'set'), fc.oneof(fc.string(), fc.integer())));
+  const nearValue = fc.oneof(
+    atom,
+    fc.tuple(fc.constantFrom('set', 'map', 'uuid', 'x'), fc.array(fc.oneof(atom, fc.tuple(atom, atom), fc.tuple(atom), fc.tuple(atom, atom, atom)), { maxLength: 4 })),
+    fc.tuple(fc.constantFrom('set', 'map'), fc.oneof(atom, fc.jsonValue())),
+    fc.array(fc.jsonValue(), { maxLength: 3 }),
+    fc.jsonValue(),
+  );
+  fc.assert(fc.property(nearValue, (v) => {
+    assert.equal(isOvsdbValue(v), ovsdbValueSchema.safeParse(v).success, JSON.stringify(v));
+  }), { numRuns: 3000 });
 });
 
 // --- a private ovsdb-server (no vswitchd): real protocol, faults of the server ---------------
