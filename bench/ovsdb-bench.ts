@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { CommandGateway } from '../src/host/exec.ts';
-import { readOvsSnapshot } from '../src/host/ovs.ts';
+import { ovsDumpCommand, readOvsSnapshot } from '../src/host/ovs.ts';
 import { OvsdbConnection, readOvsSnapshotJsonRpc, readOvsSnapshotOn, snapshotTransactParams } from '../src/host/ovsdb-jsonrpc.ts';
 import { labUp } from '../src/lab/lab.ts';
 import type { Lab } from '../src/lab/lab.ts';
@@ -88,6 +88,7 @@ try {
     const cpu0 = process.cpuUsage();
     const results = await measure([
       ['ovs-vsctl --format=json (spawn)', () => readOvsSnapshot(gateway, setup.target)],
+      ['  of which the spawn alone (no parse)', () => gateway.run(ovsDumpCommand(setup.target))],
       ['JSON-RPC transact, cold connection', () => readOvsSnapshotJsonRpc(setup.target)],
       ['JSON-RPC transact, warm connection', () => readOvsSnapshotOn(connection)],
     ]);
