@@ -62,6 +62,7 @@ test('targets: unix, tcp and ssl with OVS defaults; anything else refused before
     assert.throws(() => parseOvsdbTarget(bad), isRpcError('invalid', 'target'), bad);
   }
   assert.throws(() => monitorOvs('punix:/x', recorder().handlers), isRpcError('invalid', 'target'), 'a monitor refuses at once rather than retrying forever');
+  assert.throws(() => monitorOvs('ssl:127.0.0.1:6640', recorder().handlers), (err: unknown) => isRpcError('invalid', 'target')(err) && /LBTOPO_OVSDB_SSL_KEY/.test((err as Error).message));
 });
 
 test('framing: messages back to back, split at every byte, strings holding braces, quotes and escapes', () => {

@@ -600,7 +600,10 @@ export function monitorParams(monitorId: string): unknown[] {
  * says when the monitor is back. close() stops everything.
  */
 export function monitorOvs(target: string, handlers: OvsMonitorHandlers, options: OvsMonitorOptions = {}): OvsMonitor {
-  parseOvsdbTarget(target); // A bad target is refused at once, not retried forever.
+  // A bad target, or ssl: without its files, is refused at once rather than retried forever.
+  if (parseOvsdbTarget(target).kind === 'ssl' && !options.ssl) {
+    throw new OvsdbRpcError('invalid', 'target', sourceOf(target), 'an ssl: target needs LBTOPO_OVSDB_SSL_KEY, LBTOPO_OVSDB_SSL_CERT and LBTOPO_OVSDB_SSL_CA');
+  }
   const initialBackoff = options.initialBackoffMs ?? 100;
   const maxBackoff = options.maxBackoffMs ?? 5000;
   const idleProbeMs = options.idleProbeMs ?? 15_000;
