@@ -283,6 +283,8 @@ export class OvsdbConnection {
         options.signal?.removeEventListener('abort', onAbort);
         s.removeListener('error', onError);
         if (err) {
+          // A late error from a socket we gave up on must not become an uncaught 'error' event.
+          s.on('error', () => {});
           s.destroy();
           reject(err);
         } else resolve(s);
