@@ -49,7 +49,13 @@ async function privateServer(): Promise<Setup> {
     target: `unix:${socket}`,
     what: `private ovsdb-server (no vswitchd), ${PORTS} internal ports on br-int`,
     async down() {
-      try { process.kill(Number(readFileSync(join(dir, 'pid'), 'utf8')), 'SIGTERM'); } catch { /* gone */ }
+      // Wait for the exit before removing the dir: ovsdb-server removes its own files as it goes.
+      const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+      try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+      for (let i = 0; i < 100; i++) {
+        try { process.kill(pid, 0); } catch { break; }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };
