@@ -540,7 +540,7 @@ export async function readOvsSnapshotPreferRpc(
   try {
     return { snapshot: await readOvsSnapshotJsonRpc(target, options), source: 'jsonrpc', rpcError: null };
   } catch (err) {
-    if (!isUnreachable(err)) throw err;
+    if (!isUnreachable(err) || options.signal?.aborted) throw err;
     const rpcError = err as OvsdbRpcError;
     try {
       const snapshot = await readOvsSnapshot(gateway, target, { signal: options.signal, ssl: options.ssl ?? null });
