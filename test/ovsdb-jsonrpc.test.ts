@@ -350,6 +350,23 @@ test('a server that closes mid-reply, answers garbage, an oversize reply or an e
   }
 });
 
+test('an abandoned request ends its conversation at once and spawns no fallback', async () => {
+  const silent = await fakeServer(() => {});
+  const gateway = new CommandGateway();
+  try {
+    const controller = new AbortController();
+    const t0 = performance.now();
+    const pending = readOvsSnapshotPreferRpc(gateway, silent.target, { signal: controller.signal, callTimeoutMs: 5000 });
+    setTimeout(() => controller.abort(), 50);
+    await assert.rejects(pending, (err: unknown) => err instanceof OvsdbRpcError && /aborted/.test(err.message));
+    assert.ok(performance.now() - t0 < 1000, 'not the 5 s deadline');
+    await assert.rejects(readOvsSnapshotPreferRpc(gateway, silent.target, { signal: AbortSignal.abort() }), /aborted before connecting/);
+    assert.equal(gateway.runCount, 0);
+  } finally {
+    await silent.close();
+  }
+});
+
 test('echo requests from the server are answered, and answers to unknown ids are ignored', async () => {
   const real = JSON.stringify({ id: 1, result: sampleResult(), error: null });
   let echoed: unknown = null;
