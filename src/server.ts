@@ -23,13 +23,18 @@ import { readExampleQuery } from './example-queries.ts';
 import { StatsUnavailableError } from './topology/members.ts';
 import { useMetrics } from './metrics.ts';
 import { startHostWatchers } from './topology/watchers.ts';
+import { netlinkSupport, watchNamespace } from './host/netlink.ts';
+import { monitorOvs } from './host/ovsdb-jsonrpc.ts';
 import type { HostWatchers, WatchSources } from './topology/watchers.ts';
 import { startBackgroundRefresher } from './topology/refresher.ts';
 import type { BackgroundRefresher } from './topology/refresher.ts';
 
-/** The event sources this host offers (netlink and the OVSDB monitor are wired in as they land). */
-function defaultWatchSources(): WatchSources {
-  return {};
+/** The event sources this host offers: netlink when the addon loads, and the OVSDB monitor. */
+function defaultWatchSources(config: Config): WatchSources {
+  return {
+    ...(config.netlink && netlinkSupport().available ? { watchNamespace } : {}),
+    monitorOvs: (target, handlers) => monitorOvs(target, handlers),
+  };
 }
 
 
@@ -75,7 +80,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     maskedErrors: { maskError: (error, message, isDev) => exposeExpectedError(error) ?? yogaMaskError(error, message, isDev) },
     plugins: [useBearerToken(config.token), useReadiness(store), useMetrics(runner, newSession), useProbeExtensions()],
   });
-  const watchers = options.background ? startHostWatchers(config, runner, options.watchSources ?? defaultWatchSources(), log) : null;
+  const watchers = options.background ? startHostWatchers(config, runner, options.watchSources ?? defaultWatchSources(config), log) : null;
   const refresher = options.background && config.refreshMs > 0 ? startBackgroundRefresher(newSession, config.refreshMs, log) : null;
   return {
     config, yoga, gateway, store, runner, probes, newSession, watchers, refresher,
