@@ -126,8 +126,27 @@ const poolSize = Math.max(1, Math.min(2, availableParallelism()));
 const workers: PoolWorker[] = [];
 let nextId = 1;
 
+/**
+ * The process's node options minus those a worker refuses (a worker inherits execArgv, and
+ * `node --input-type=module -e …` would make every worker fail to start).
+ */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '-e' || arg === '--eval' || arg === '-p' || arg === '--print') {
+      i++;
+      continue;
+    }
+    if (/^--(eval|print|input-type)(=|$)/.test(arg)) continue;
+    out.push(arg);
+  }
+  return out;
+}
+
 function startWorker(): PoolWorker {
-  const entry: PoolWorker = { worker: new Worker(workerUrl), pending: new Map(), retired: false };
+  const entry: PoolWorker = { worker: new Worker(workerUrl, { execArgv: workerExecArgv() }), pending: new Map(), retired: false };
   entry.worker.unref(); // only pending requests keep the process alive (ref() in request())
   const failAll = (detail: string) => {
     retire(entry);
