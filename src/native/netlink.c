@@ -430,7 +430,7 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   }
   napi_value cb, recv_this, argv[3], ignored;
   int ok = napi_get_reference_value(env, w->callback, &cb) == napi_ok && cb != NULL &&
-           napi_get_undefined(env, &recv_this) == napi_ok && napi_create_int32(env, err, &argv[0]) == napi_ok &&
+           napi_get_global(env, &recv_this) == napi_ok && napi_create_int32(env, err, &argv[0]) == napi_ok &&
            napi_get_boolean(env, overflow, &argv[1]) == napi_ok;
   if (ok) {
     if (batch.len) {
