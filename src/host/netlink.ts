@@ -145,8 +145,18 @@ function workerExecArgv(): string[] {
   return out;
 }
 
+/** A worker with the process's node options where it takes them, else with none (e.g. --expose-gc is per process). */
+function newWorker(): Worker {
+  try {
+    return new Worker(workerUrl, { execArgv: workerExecArgv() });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err;
+    return new Worker(workerUrl, { execArgv: [] });
+  }
+}
+
 function startWorker(): PoolWorker {
-  const entry: PoolWorker = { worker: new Worker(workerUrl, { execArgv: workerExecArgv() }), pending: new Map(), retired: false };
+  const entry: PoolWorker = { worker: newWorker(), pending: new Map(), retired: false };
   entry.worker.unref(); // only pending requests keep the process alive (ref() in request())
   const failAll = (detail: string) => {
     retire(entry);
@@ -191,7 +201,13 @@ function pickWorker(): PoolWorker {
 
 function request(body: NetlinkRequestBody, source: readonly string[], timeoutMs: number): Promise<NetlinkWorkerReply> {
   return new Promise((resolve, reject) => {
-    const entry = pickWorker();
+    let entry: PoolWorker;
+    try {
+      entry = pickWorker();
+    } catch (err) {
+      reject(new NetlinkError('failed', source, `cannot start the netlink worker: ${(err as Error).message}`));
+      return;
+    }
     const id = nextId++;
     const timer = setTimeout(() => {
       entry.pending.delete(id);
@@ -212,7 +228,11 @@ function request(body: NetlinkRequestBody, source: readonly string[], timeoutMs:
  */
 export function startNetlinkWorkers(): void {
   if (!netlinkSupport().available) return;
-  while (workers.length < poolSize) workers.push(startWorker());
+  try {
+    while (workers.length < poolSize) workers.push(startWorker());
+  } catch {
+    // The first request says why (a NetlinkError 'failed').
+  }
 }
 
 /** Stops the workers (tests, benchmarks, shutdown); later calls start new ones. */
@@ -287,7 +307,7 @@ export interface NamespaceWatchHandlers {
   onChange(kind: NetlinkChangeKind): void;
   /** The socket's receive queue overflowed (ENOBUFS) and changes were lost: read the namespace again. */
   onOverflow(): void;
-  /** The socket could not be opened (a NetlinkError) or failed; no more events come after one from opening. */
+  /** The socket could not be opened, or failed (a NetlinkError): no more events come after either; close() and watch again. */
   onError(err: Error): void;
 }
 
