@@ -30,7 +30,8 @@ let labNamespaces: NamedNamespace[];
 
 before(async () => {
   assert.deepEqual(netlinkSupport(), { available: true }, 'the addon is built (npm ci runs node-gyp)');
-  lab = await labUp({ v1Pools: POOL_FAULTS.length + 1, v2LoadBalancers: 1, octaviaLoadBalancers: 1 });
+  // Other lab tests on the machine queue for the one lab at a time: wait for them.
+  lab = await labUp({ v1Pools: POOL_FAULTS.length + 1, v2LoadBalancers: 1, octaviaLoadBalancers: 1, lockTimeoutMs: 40 * 60_000 });
   const v1 = lab.pools.filter((p) => p.layout === 'v1');
   healthy = v1[0]!;
   for (const [i, fault] of POOL_FAULTS.entries()) await lab.injectFault(v1[i + 1]!.poolId, fault);

@@ -126,8 +126,37 @@ const poolSize = Math.max(1, Math.min(2, availableParallelism()));
 const workers: PoolWorker[] = [];
 let nextId = 1;
 
+/**
+ * The process's node options minus those a worker refuses (a worker inherits execArgv, and
+ * `node --input-type=module -e …` would make every worker fail to start).
+ */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '-e' || arg === '--eval' || arg === '-p' || arg === '--print') {
+      i++;
+      continue;
+    }
+    if (/^--(eval|print|input-type)(=|$)/.test(arg)) continue;
+    out.push(arg);
+  }
+  return out;
+}
+
+/** A worker with the process's node options where it takes them, else with none (e.g. --expose-gc is per process). */
+function newWorker(): Worker {
+  try {
+    return new Worker(workerUrl, { execArgv: workerExecArgv() });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err;
+    return new Worker(workerUrl, { execArgv: [] });
+  }
+}
+
 function startWorker(): PoolWorker {
-  const entry: PoolWorker = { worker: new Worker(workerUrl), pending: new Map(), retired: false };
+  const entry: PoolWorker = { worker: newWorker(), pending: new Map(), retired: false };
   entry.worker.unref(); // only pending requests keep the process alive (ref() in request())
   const failAll = (detail: string) => {
     retire(entry);
@@ -172,7 +201,13 @@ function pickWorker(): PoolWorker {
 
 function request(body: NetlinkRequestBody, source: readonly string[], timeoutMs: number): Promise<NetlinkWorkerReply> {
   return new Promise((resolve, reject) => {
-    const entry = pickWorker();
+    let entry: PoolWorker;
+    try {
+      entry = pickWorker();
+    } catch (err) {
+      reject(new NetlinkError('failed', source, `cannot start the netlink worker: ${(err as Error).message}`));
+      return;
+    }
     const id = nextId++;
     const timer = setTimeout(() => {
       entry.pending.delete(id);
@@ -184,6 +219,20 @@ function request(body: NetlinkRequestBody, source: readonly string[], timeoutMs:
     entry.pending.set(id, { resolve, reject, timer, source });
     entry.worker.postMessage({ ...body, id });
   });
+}
+
+/**
+ * Starts the pool now rather than on the first read: a worker's start (~40 ms compiled, ~300 ms
+ * from the TypeScript sources, which each worker strips anew) then stays off the first request.
+ * A no-op when the addon is unavailable.
+ */
+export function startNetlinkWorkers(): void {
+  if (!netlinkSupport().available) return;
+  try {
+    while (workers.length < poolSize) workers.push(startWorker());
+  } catch {
+    // The first request says why (a NetlinkError 'failed').
+  }
 }
 
 /** Stops the workers (tests, benchmarks, shutdown); later calls start new ones. */
@@ -258,7 +307,7 @@ export interface NamespaceWatchHandlers {
   onChange(kind: NetlinkChangeKind): void;
   /** The socket's receive queue overflowed (ENOBUFS) and changes were lost: read the namespace again. */
   onOverflow(): void;
-  /** The socket could not be opened (a NetlinkError) or failed; no more events come after one from opening. */
+  /** The socket could not be opened, or failed (a NetlinkError): no more events come after either; close() and watch again. */
   onError(err: Error): void;
 }
 

@@ -359,6 +359,7 @@ struct watcher {
   int closed;      // unwatch() or the finalizer ran: the socket is closed
   int uv_closed;   // libuv is done with poll
   int finalized;   // the JS handle is gone
+  int in_callback; // inside napi_make_callback: the async context must outlive it
   napi_env env;
   napi_ref callback;
   napi_async_context context;
@@ -374,6 +375,13 @@ static void on_uv_closed(uv_handle_t *handle) {
   maybe_free(w);
 }
 
+static void release_js(struct watcher *w) {
+  if (w->callback) napi_delete_reference(w->env, w->callback);
+  w->callback = NULL;
+  if (w->context) napi_async_destroy(w->env, w->context);
+  w->context = NULL;
+}
+
 static void stop_watcher(struct watcher *w) {
   if (w->closed) return;
   w->closed = 1;
@@ -383,10 +391,8 @@ static void stop_watcher(struct watcher *w) {
   uv_close((uv_handle_t *)&w->poll, on_uv_closed);
   close(w->fd);
   w->fd = -1;
-  if (w->callback) napi_delete_reference(w->env, w->callback);
-  w->callback = NULL;
-  if (w->context) napi_async_destroy(w->env, w->context);
-  w->context = NULL;
+  // close() from inside the callback: on_poll releases these once napi_make_callback returns.
+  if (!w->in_callback) release_js(w);
 }
 
 static void on_poll(uv_poll_t *handle, int status, int events) {
@@ -422,6 +428,9 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
     int rc = uv_poll_start(&w->poll, UV_READABLE, on_poll);
     if (rc < 0) err = -rc;
   }
+  // Any other socket error ends the watch (level-triggered, it would only repeat); the caller
+  // hears it once and may watch again.
+  if (err) uv_poll_stop(&w->poll);
 
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) {
@@ -430,7 +439,7 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   }
   napi_value cb, recv_this, argv[3], ignored;
   int ok = napi_get_reference_value(env, w->callback, &cb) == napi_ok && cb != NULL &&
-           napi_get_undefined(env, &recv_this) == napi_ok && napi_create_int32(env, err, &argv[0]) == napi_ok &&
+           napi_get_global(env, &recv_this) == napi_ok && napi_create_int32(env, err, &argv[0]) == napi_ok &&
            napi_get_boolean(env, overflow, &argv[1]) == napi_ok;
   if (ok) {
     if (batch.len) {
@@ -441,7 +450,11 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
     }
   }
   free(batch.data);
-  if (ok && napi_make_callback(env, w->context, recv_this, cb, 3, argv, &ignored) == napi_pending_exception) {
+  w->in_callback = 1;
+  napi_status called = ok ? napi_make_callback(env, w->context, recv_this, cb, 3, argv, &ignored) : napi_ok;
+  w->in_callback = 0;
+  if (w->closed) release_js(w);
+  if (called == napi_pending_exception) {
     napi_value exception;
     if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) napi_fatal_exception(env, exception);
   }
