@@ -23,6 +23,12 @@ export interface Config {
   token: string | null;
   commandTimeoutMs: number;
   commandConcurrency: number;
+  /** Change events (netlink, OVSDB monitor, directory watches) outdate cached observations at once. */
+  events: boolean;
+  /** Read namespaces over rtnetlink in-process when the addon loads (else always `ip -batch`). */
+  netlink: boolean;
+  /** Background refresh interval keeping what checks and scrapes need warm; 0 = off. */
+  refreshMs: number;
 }
 
 /** Every setting: env name, flag name, default, meaning. The README table is made from this. */
@@ -40,6 +46,9 @@ export const SETTINGS = [
   { env: 'LBTOPO_TOKEN', flag: 'token', default: '', help: 'bearer token; required to listen anywhere but loopback' },
   { env: 'LBTOPO_COMMAND_TIMEOUT', flag: 'command-timeout', default: '5s', help: 'timeout of each host command' },
   { env: 'LBTOPO_COMMAND_CONCURRENCY', flag: 'command-concurrency', default: '4', help: 'host commands run at once' },
+  { env: 'LBTOPO_NETLINK', flag: 'netlink', default: 'on', help: 'read namespaces over rtnetlink in-process when the addon loads, else ip -batch (on or off)' },
+  { env: 'LBTOPO_EVENTS', flag: 'events', default: 'on', help: 'serve: let netlink, OVSDB monitor and directory-watch events outdate the cache at once (on or off)' },
+  { env: 'LBTOPO_REFRESH', flag: 'refresh', default: 'auto', help: 'serve: background refresh interval keeping checks and scrapes warm (auto = half the shortest TTL, 0 = off)' },
 ] as const;
 
 /** node:util parseArgs options for every setting flag (--listen, --db, ..., --ttl-<probe>). */
@@ -120,6 +129,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     LBTOPO_TOKEN: z.string(),
     LBTOPO_COMMAND_TIMEOUT: duration('LBTOPO_COMMAND_TIMEOUT').refine((ms) => ms >= 100, 'LBTOPO_COMMAND_TIMEOUT must be at least 100ms'),
     LBTOPO_COMMAND_CONCURRENCY: z.coerce.number().int('LBTOPO_COMMAND_CONCURRENCY must be an integer').min(1).max(64),
+    LBTOPO_NETLINK: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_NETLINK: ${JSON.stringify(issue.input)} is not on or off` }),
+    LBTOPO_EVENTS: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_EVENTS: ${JSON.stringify(issue.input)} is not on or off` }),
+    LBTOPO_REFRESH: z.string().transform((s, ctx) => {
+      if (s === 'auto') return -1;
+      const ms = parseDuration(s);
+      if (ms === null) {
+        ctx.addIssue({ code: 'custom', message: `LBTOPO_REFRESH: "${s}" is not auto, 0 or a duration (e.g. 5s)` });
+        return z.NEVER;
+      }
+      return ms;
+    }),
     ...Object.fromEntries(PROBE_NAMES.map((p) => [`LBTOPO_TTL_${p.toUpperCase()}`, duration(`LBTOPO_TTL_${p.toUpperCase()}`).optional()])),
   });
   const parsed = schema.safeParse(raw);
@@ -148,6 +168,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     token: v.LBTOPO_TOKEN === '' ? null : v.LBTOPO_TOKEN,
     commandTimeoutMs: v.LBTOPO_COMMAND_TIMEOUT,
     commandConcurrency: v.LBTOPO_COMMAND_CONCURRENCY,
+    events: v.LBTOPO_EVENTS === 'on',
+    netlink: v.LBTOPO_NETLINK === 'on',
+    refreshMs: v.LBTOPO_REFRESH === -1 ? Math.max(1000, Math.floor(Math.min(...Object.values(probeTtlMs)) / 2)) : v.LBTOPO_REFRESH,
   };
   if (!isLoopback(config.listen.host) && !config.token) {
     throw new ConfigError(
