@@ -11,6 +11,7 @@ import type { NamespaceNetwork } from '../host/iproute.ts';
 import { NetlinkError, netlinkSupport, readNamespaceNetworkNetlink } from '../host/netlink.ts';
 import { nsfsDevice } from '../host/netns.ts';
 import { readOvsSnapshotPreferRpc } from '../host/ovsdb-jsonrpc.ts';
+import { readOvsSnapshot } from '../host/ovs.ts';
 import type { OvsSnapshot } from '../host/ovs.ts';
 
 export interface ReadBy {
@@ -69,7 +70,10 @@ async function namespaceInode(path: string): Promise<number | null> {
 }
 
 /** The OVS snapshot over JSON-RPC, or ovs-vsctl when the socket cannot be spoken to. */
-export async function readOvsSnapshotBest(gateway: CommandGateway, target: string, options: { timeoutMs: number }): Promise<OvsObservation> {
+export async function readOvsSnapshotBest(gateway: CommandGateway, target: string, options: { timeoutMs: number; jsonRpc: boolean }): Promise<OvsObservation> {
+  if (!options.jsonRpc) {
+    return { ...(await readOvsSnapshot(gateway, target)), readBy: { reader: 'ovs-vsctl', fallbackReason: 'OVSDB JSON-RPC turned off (LBTOPO_OVSDB_JSONRPC=off)' } };
+  }
   const result = await readOvsSnapshotPreferRpc(gateway, target, { callTimeoutMs: options.timeoutMs, connectTimeoutMs: options.timeoutMs });
   const readBy: ReadBy = { reader: result.source };
   if (result.rpcError) readBy.fallbackReason = result.rpcError.message;
