@@ -227,7 +227,7 @@ describe('rules on hand-built facts', () => {
     assert.equal(problems[0]!.pid, HAPROXY_PID);
     assert.equal(problems[0]!.processStartedAt, STARTED);
     assert.match(problems[0]!.message, /in the root namespace instead of namespace qlbaas-/);
-    f.namespaces!.push(namespace('lbtw-wrong', 77));
+    f.namespaces = [...f.namespaces!, namespace('lbtw-wrong', 77)]; // observations are never mutated: indexes are kept per payload object
     f.processes = [INIT, proc(HAPROXY_PID, { netnsInode: 77 })];
     assert.match(only(f)[0]!.message, /in namespace lbtw-wrong instead/);
   });

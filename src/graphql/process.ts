@@ -4,7 +4,7 @@ import { builder } from './builder.ts';
 import { NamespaceRef } from './namespace.ts';
 import { PoolRef } from './pool.ts';
 import { applyMaxAge, badUserInput, MAX_AGE_DESCRIPTION, requireNamespaceName } from './arguments.ts';
-import { findNamespace, listPools, listProcessRecords, namespaceNamesOfProcess } from '../topology/queries.ts';
+import { findNamespace, findProcess, listPools, listProcessRecords, namespaceNamesOfProcess, processesInNamespace } from '../topology/queries.ts';
 import type { Seen } from '../topology/queries.ts';
 import { haproxyFiles, isHaproxy, poolOfProcess } from '../topology/pools.ts';
 
@@ -50,7 +50,7 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx) => {
       if (!isValidPid(args.pid)) throw badUserInput(`not a valid pid: ${args.pid}`);
       applyMaxAge(ctx, args.maxAge);
-      return (await listProcessRecords(ctx.session)).find((p) => p.pid === args.pid) ?? null;
+      return findProcess(ctx.session, args.pid);
     },
   }),
   processes: t.field({
@@ -69,7 +69,8 @@ builder.queryFields((t) => ({
       if (args.namespace != null) {
         requireNamespaceName(args.namespace);
         const ns = await findNamespace(ctx.session, args.namespace);
-        processes = ns ? processes.filter((p) => p.netnsInode === ns.inode) : [];
+        const inNamespace = new Set(ns ? await processesInNamespace(ctx.session, ns) : []);
+        processes = processes.filter((p) => inNamespace.has(p));
       }
       return processes;
     },

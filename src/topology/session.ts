@@ -39,6 +39,18 @@ export class TopologySession {
     return this.loader.load({ probe, scope }) as Promise<Observed<Value<K>>>;
   }
 
+  /**
+   * The latest stored look at a namespace's network, without running anything (null when there is
+   * none, or when it is older than the maxAge the query asked for). For locating a device by
+   * name; what is served is then looked at through network().
+   */
+  cachedNetwork(namespace: string): Value<'ip'> | null {
+    const latest = this.runner.store.latest(this.probes.ip.name, namespace);
+    if (!latest) return null;
+    if (this.maxAgeMs !== undefined && Date.now() - latest.lastSeen >= this.maxAgeMs) return null;
+    return latest.payload as Value<'ip'>;
+  }
+
   deployments() { return this.observe('lbaas'); }
   namespaces() { return this.observe('netns'); }
   processes() { return this.observe('proc'); }
