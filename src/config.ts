@@ -20,6 +20,13 @@ export interface Config {
   token: string | null;
   commandTimeoutMs: number;
   commandConcurrency: number;
+  /**
+   * The state dirs set explicitly (env or flag): one of these missing is a failed look, never
+   * "0 pools". The defaults may be absent (a host runs neutron-lbaas or Octavia, rarely both).
+   */
+  stateDirsGiven: { lbaas: boolean; octavia: boolean };
+  /** `processes` lists: 'lbaas' (processes in named namespaces, haproxy, keepalived) or 'all'. */
+  processVisibility: 'lbaas' | 'all';
 }
 
 /** Every setting: env name, flag name, default, meaning. The README table is made from this. */
@@ -34,6 +41,7 @@ export const SETTINGS = [
   { env: 'LBTOPO_TOKEN', flag: 'token', default: '', help: 'bearer token; required to listen anywhere but loopback' },
   { env: 'LBTOPO_COMMAND_TIMEOUT', flag: 'command-timeout', default: '5s', help: 'timeout of each host command' },
   { env: 'LBTOPO_COMMAND_CONCURRENCY', flag: 'command-concurrency', default: '4', help: 'host commands run at once' },
+  { env: 'LBTOPO_PROCESSES', flag: 'processes', default: 'lbaas', help: 'which processes the API shows: lbaas (in named namespaces, haproxy, keepalived) or all; secret-looking argv values are redacted either way' },
 ] as const;
 
 /** node:util parseArgs options for every setting flag (--listen, --db, ..., --ttl-<probe>). */
@@ -110,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     LBTOPO_TTL: duration('LBTOPO_TTL'),
     LBTOPO_TOKEN: z.string(),
     LBTOPO_COMMAND_TIMEOUT: duration('LBTOPO_COMMAND_TIMEOUT').refine((ms) => ms >= 100, 'LBTOPO_COMMAND_TIMEOUT must be at least 100ms'),
+    LBTOPO_PROCESSES: z.enum(['lbaas', 'all'], { error: (issue) => `LBTOPO_PROCESSES: ${JSON.stringify(issue.input)} is not lbaas or all` }),
     LBTOPO_COMMAND_CONCURRENCY: z.coerce.number().int('LBTOPO_COMMAND_CONCURRENCY must be an integer').min(1).max(64),
     ...Object.fromEntries(PROBE_NAMES.map((p) => [`LBTOPO_TTL_${p.toUpperCase()}`, duration(`LBTOPO_TTL_${p.toUpperCase()}`).optional()])),
   });
@@ -133,6 +142,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     token: v.LBTOPO_TOKEN === '' ? null : v.LBTOPO_TOKEN,
     commandTimeoutMs: v.LBTOPO_COMMAND_TIMEOUT,
     commandConcurrency: v.LBTOPO_COMMAND_CONCURRENCY,
+    stateDirsGiven: {
+      lbaas: (flags['lbaas-dir'] ?? env.LBTOPO_LBAAS_DIR) !== undefined,
+      octavia: (flags['octavia-dir'] ?? env.LBTOPO_OCTAVIA_DIR) !== undefined,
+    },
+    processVisibility: v.LBTOPO_PROCESSES,
   };
   if (!isLoopback(config.listen.host) && !config.token) {
     throw new ConfigError(

@@ -13,6 +13,7 @@ import { DiscoveryError, toDiscoveryError } from './errors.ts';
 import { parseHaproxyConfig } from './haproxy-config.ts';
 import type { HaproxyConfig } from './haproxy-config.ts';
 import { isUuid, isValidPid } from './names.ts';
+import { canonicalPath } from './haproxy-process.ts';
 
 export type LbaasLayout = 'v1' | 'v2' | 'octavia';
 
@@ -22,6 +23,11 @@ export interface LbaasDeployment {
   id: string;
   stateDir: string;
   configPath: string;
+  /**
+   * configPath made absolute and realpath()ed (symlinked or relative state dirs): what haproxy's
+   * `-f`, canonicalised the same way, is compared with.
+   */
+  configRealPath?: string;
   pidPath: string;
   socketPath: string;
   /** Whether a unix socket file is at socketPath (not whether anything listens on it). */
@@ -43,6 +49,33 @@ export interface LbaasStateDirs {
   lbaasDir?: string | null;
   /** Octavia `[haproxy_amphora] base_path`, normally /var/lib/octavia. */
   octaviaDir?: string | null;
+  /**
+   * Dirs that must exist (set explicitly): a missing one is a failed look ('not-found'), never an
+   * empty list. When none is required, at least one of the dirs must exist.
+   */
+  required?: { lbaas?: boolean; octavia?: boolean };
+}
+
+/**
+ * A mistyped or unmounted state dir would otherwise read as "no pools" (and every qlbaas
+ * namespace as an orphan): refuse to answer from a dir that is not there.
+ */
+async function checkStateDirs(dirs: LbaasStateDirs): Promise<void> {
+  const given = [
+    { setting: 'LBTOPO_LBAAS_DIR', dir: dirs.lbaasDir, required: dirs.required?.lbaas ?? false },
+    { setting: 'LBTOPO_OCTAVIA_DIR', dir: dirs.octaviaDir, required: dirs.required?.octavia ?? false },
+  ].filter((d): d is { setting: string; dir: string; required: boolean } => typeof d.dir === 'string' && d.dir !== '');
+  const present = await Promise.all(
+    given.map(async (d) => {
+      const info = await statOrNull(d.dir);
+      if (info && !info.isDirectory()) throw new DiscoveryError('io', d.dir, `${d.setting} is not a directory`);
+      if (!info && d.required) throw new DiscoveryError('not-found', d.dir, `the state dir ${d.setting} names does not exist`);
+      return info !== null;
+    }),
+  );
+  if (given.length > 0 && !present.some(Boolean)) {
+    throw new DiscoveryError('not-found', given.map((d) => d.dir), `no state dir exists (${given.map((d) => d.setting).join(', ')}): set the one this host uses`);
+  }
 }
 
 const V2_DIR = 'v2';
@@ -74,6 +107,7 @@ export async function readPidFile(path: string): Promise<number[]> {
 
 /** Lists the v1, v2 and Octavia deployments under the given state directories, sorted by id. */
 export async function listLbaasDeployments(dirs: LbaasStateDirs): Promise<LbaasDeployment[]> {
+  await checkStateDirs(dirs);
   const found: Array<Promise<LbaasDeployment>> = [];
 
   if (dirs.lbaasDir) {
@@ -177,7 +211,8 @@ async function statOrNull(path: string): Promise<Stats | null> {
 type DeploymentPaths = Pick<LbaasDeployment, 'layout' | 'id' | 'stateDir' | 'configPath' | 'pidPath' | 'socketPath' | 'namespace'>;
 
 async function describe(paths: DeploymentPaths, userGroupPath: string | null): Promise<LbaasDeployment> {
-  const [configRead, pidRead, socketStat] = await Promise.all([
+  const [configRealPath, configRead, pidRead, socketStat] = await Promise.all([
+    canonicalPath(paths.configPath, process.cwd()),
     readConfig(paths.configPath, userGroupPath),
     readPidFile(paths.pidPath).then(
       (pids) => ({ pids, error: null }),
@@ -187,6 +222,7 @@ async function describe(paths: DeploymentPaths, userGroupPath: string | null): P
   ]);
   return {
     ...paths,
+    configRealPath,
     socketExists: socketStat?.isSocket() ?? false,
     configMtimeMs: configRead.mtimeMs,
     pids: pidRead.pids,

@@ -78,7 +78,7 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
     lbaas: {
       name: 'lbaas',
       ttlMs: ttl('lbaas'),
-      run: () => listLbaasDeployments({ lbaasDir: config.lbaasDir, octaviaDir: config.octaviaDir }),
+      run: () => listLbaasDeployments({ lbaasDir: config.lbaasDir, octaviaDir: config.octaviaDir, required: config.stateDirsGiven }),
     },
     netns: { name: 'netns', ttlMs: ttl('netns'), run: () => listNamespaces(config.netnsDir) },
     proc: {
