@@ -31,6 +31,9 @@ interface ObservationRow {
   payload: string;
 }
 
+/** The scope of the looks marker in a subject history ('' is never a subject: subjects are paths). */
+const LOOKS_SCOPE = '';
+
 /** Rows of history kept per (probe, scope); older ones are deleted as new ones come. */
 export const HISTORY_ROWS_KEPT = 200;
 
@@ -109,11 +112,22 @@ export class ObservationStore {
    */
   recordSubjects(probe: string, at: number, summaries: ReadonlyMap<string, unknown>): void {
     this.db.transaction(() => {
-      for (const [subject, summary] of summaries) this.record(probe, subject, at, summary);
+      for (const [subject, summary] of summaries) if (subject !== LOOKS_SCOPE) this.record(probe, subject, at, summary);
       for (const { scope } of this.presentSubjectsStmt.all(probe)) {
-        if (!summaries.has(scope)) this.record(probe, scope, at, null);
+        if (scope !== LOOKS_SCOPE && !summaries.has(scope)) this.record(probe, scope, at, null);
       }
+      // One row whose payload never changes: its first_seen is the first look, last_seen the latest.
+      this.record(probe, LOOKS_SCOPE, at, 'looked');
     }).immediate();
+  }
+
+  /**
+   * When the looks behind a subject history began and when the latest was: a subject never seen
+   * (a pool whose haproxy was already dead at the first look) was missing over all of it.
+   */
+  looks(probe: string): { first: number; last: number } | null {
+    const row = this.latest(probe, LOOKS_SCOPE);
+    return row ? { first: row.firstSeen, last: row.lastSeen } : null;
   }
 
   latest(probe: string, scope: string): StoredObservation | null {

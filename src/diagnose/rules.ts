@@ -27,6 +27,7 @@ import { ifaceIdOf, isOnDeadVlan, ovsPortOfDevice, portPrefixOfDevice, tapNameOf
 import { compareProblems, makeProblem, PROBLEM_CODE_NAMES, PROBLEM_CODES } from './codes.ts';
 import type { Problem, ProblemCode } from './codes.ts';
 import { ovsPortInError } from './facts.ts';
+import { deploymentConfigShapeRules, pidFileRules, poolConfigShapeRules } from './config-rules.ts';
 import { interfaceIndex, namespaceIndex, processIndex, statsIndex } from '../topology/indexes.ts';
 import type { DiagnosisFacts, ProbeGap } from './facts.ts';
 
@@ -351,7 +352,15 @@ export function memberRules(pool: PoolRecord, facts: DiagnosisFacts): Problem[] 
 }
 
 export function poolProblems(pool: PoolRecord, facts: DiagnosisFacts): Problem[] {
-  return [...namespaceRules(pool, facts), ...configRules(pool), ...haproxyRules(pool, facts), ...networkRules(pool, facts), ...memberRules(pool, facts)];
+  return [
+    ...namespaceRules(pool, facts),
+    ...configRules(pool),
+    ...poolConfigShapeRules(pool),
+    ...pidFileRules(pool),
+    ...haproxyRules(pool, facts),
+    ...networkRules(pool, facts),
+    ...memberRules(pool, facts),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -462,6 +471,9 @@ export interface JudgeOptions {
 export function judge(facts: DiagnosisFacts, codes: ReadonlySet<ProblemCode>, options: JudgeOptions = {}): Problem[] {
   const found: Problem[] = [];
   for (const pool of facts.pools) found.push(...poolProblems(pool, facts));
+  // Problems of a state dir that belong to no one pool (a frontend leading nowhere, a load
+  // balancer with no pool): on the host's and the namespace's lists, not on a pool's.
+  if (!options.pool) for (const d of facts.deployments) found.push(...deploymentConfigShapeRules(d));
   if (codes.has('ORPHAN_NAMESPACE')) found.push(...orphanNamespaceRules(facts));
   if (codes.has('ORPHAN_OVS_PORT')) found.push(...orphanOvsPortRules(facts));
   const out = found.filter((p) => codes.has(p.code));

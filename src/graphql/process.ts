@@ -7,6 +7,7 @@ import { applyMaxAge, badUserInput, MAX_AGE_DESCRIPTION, requireNamespaceName } 
 import { findNamespace, findProcess, listPools, listProcessRecords, namespaceNamesOfProcess, processesInNamespace } from '../topology/queries.ts';
 import type { Seen } from '../topology/queries.ts';
 import { haproxyFiles, isHaproxy, poolOfProcess } from '../topology/pools.ts';
+import { haproxyIdentity } from '../topology/indexes.ts';
 
 export const ProcessRef = builder.objectRef<Seen<ProcessInfo>>('Process');
 
@@ -34,7 +35,12 @@ ProcessRef.implement({
         return name ? findNamespace(ctx.session, name) : null;
       },
     }),
-    configPath: t.string({ nullable: true, description: 'For haproxy: the config file it was started with (-f).', resolve: (p) => (isHaproxy(p) ? haproxyFiles(p).configPaths[0] ?? null : null) }),
+    haproxyMatch: t.string({
+      nullable: true,
+      description: 'Why this process counts as haproxy: argv[0] and /proc/PID/exe both name haproxy (comm when exe is unreadable). Null: not a haproxy, whatever its argv says.',
+      resolve: (p) => haproxyIdentity(p)?.matched ?? null,
+    }),
+    configPath: t.string({ nullable: true, description: 'For haproxy: the config file it was started with (-f), resolved against its cwd and with symlinks resolved (what a pool is matched by).', resolve: (p) => (isHaproxy(p) ? haproxyFiles(p).configPaths[0] ?? null : null) }),
     pidFile: t.string({ nullable: true, description: 'For haproxy: the pid file it was told to write (-p).', resolve: (p) => (isHaproxy(p) ? haproxyFiles(p).pidFile : null) }),
     pool: t.field({ type: PoolRef, nullable: true, description: 'For haproxy: the pool whose config it runs.', resolve: async (p, _a, ctx) => poolOfProcess(p, await listPools(ctx.session)) }),
     observedAt: t.field({ type: 'DateTime', description: 'When the /proc scan that saw it ran.', resolve: (p) => p.observedAt }),
@@ -63,11 +69,12 @@ builder.queryFields((t) => ({
       maxAge: t.arg.float({ description: MAX_AGE_DESCRIPTION }),
     },
     resolve: async (_root, args, ctx) => {
+      // Arguments first: a bad one is refused before /proc is scanned.
+      if (args.namespace != null) requireNamespaceName(args.namespace);
       applyMaxAge(ctx, args.maxAge);
       let processes = await listProcessRecords(ctx.session);
       if (args.command != null) processes = processes.filter((p) => p.comm === args.command);
       if (args.namespace != null) {
-        requireNamespaceName(args.namespace);
         const ns = await findNamespace(ctx.session, args.namespace);
         const inNamespace = new Set(ns ? await processesInNamespace(ctx.session, ns) : []);
         processes = processes.filter((p) => inNamespace.has(p));

@@ -11,7 +11,7 @@ import type { ProbeDefinition } from '../cache/runner.ts';
 import type { CommandGateway } from '../host/exec.ts';
 import { listLbaasDeployments } from '../host/lbaas-state.ts';
 import type { LbaasDeployment } from '../host/lbaas-state.ts';
-import { listNamespaces } from '../host/netns.ts';
+import { listNamespaces, namespaceInodeNow } from '../host/netns.ts';
 import type { NamedNamespace } from '../host/netns.ts';
 import { scanProcesses } from '../host/procfs.ts';
 import type { ProcessInfo } from '../host/procfs.ts';
@@ -70,6 +70,8 @@ export interface HostProbes {
   ip: ProbeDefinition<NamespaceNetwork>;
   ovs: ProbeDefinition<OvsSnapshot>;
   stats: ProbeDefinition<StatsObservation>;
+  /** The inode of a named namespace now (null: gone), checked before its cached network is served. */
+  namespaceInode?: (name: string) => number | null | undefined;
 }
 
 export function defineHostProbes(config: Config, gateway: CommandGateway): HostProbes {
@@ -87,12 +89,13 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
       run: () => scanProcesses(),
       history: { name: HAPROXY_HISTORY, summarize: haproxyByConfig },
     },
-    ip: { name: 'ip', ttlMs: ttl('ip'), run: (namespace) => readNamespaceNetwork(gateway, namespace) },
+    ip: { name: 'ip', ttlMs: ttl('ip'), run: (namespace) => readNamespaceNetwork(gateway, namespace, { netnsDir: config.netnsDir }) },
     ovs: { name: 'ovs', ttlMs: ttl('ovs'), run: (ovsdb) => readOvsSnapshot(gateway, ovsdb) },
     stats: {
       name: 'stats',
       ttlMs: ttl('stats'),
       run: async (socketPath) => compactStats(await queryHaproxyStats(socketPath, { timeoutMs: Math.min(2000, config.commandTimeoutMs) })),
     },
+    namespaceInode: (name) => namespaceInodeNow(config.netnsDir, name),
   };
 }

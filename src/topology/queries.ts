@@ -141,6 +141,19 @@ export interface HaproxyPeriod {
   /** The last look that saw it; the change to the next period happened after this. */
   to: number;
   processes: HaproxySighting[];
+  /**
+   * True for a period that begins at lbtopo's first look at /proc: nothing older is known (a pool
+   * whose haproxy was dead at the first look is "missing since the first look at T").
+   */
+  sinceFirstLook: boolean;
+}
+
+/** A period in words: "running pid 42 since ...", "missing since the first look at ...". */
+export function describePeriod(p: HaproxyPeriod): string {
+  const state = p.processes.length === 0 ? 'missing' : `running (pid ${p.processes.map((s) => s.pid).join(', ')})`;
+  const from = new Date(p.from).toISOString();
+  const to = new Date(p.to).toISOString();
+  return p.sinceFirstLook ? `${state} since the first look at ${from} (last seen so at ${to})` : `${state} from ${from} to ${to}`;
 }
 
 /**
@@ -150,11 +163,17 @@ export interface HaproxyPeriod {
 export async function haproxyHistoryOf(session: TopologySession, pool: PoolRecord, limit: number): Promise<HaproxyPeriod[]> {
   // This request's look at /proc (fresh or cached) belongs in the history it reads.
   await session.processes().catch(() => undefined);
-  return session.runner.store.history(HAPROXY_HISTORY, canonicalConfigOf(pool), limit).map((row) => ({
+  const store = session.runner.store;
+  const looks = store.looks(HAPROXY_HISTORY);
+  const periods: HaproxyPeriod[] = store.history(HAPROXY_HISTORY, canonicalConfigOf(pool), limit).map((row) => ({
     from: row.firstSeen,
     to: row.lastSeen,
     processes: (row.payload as HaproxySighting[] | null) ?? [],
+    sinceFirstLook: looks !== null && row.firstSeen <= looks.first,
   }));
+  // Never seen running: the summary has no row for this config, yet every look saw it missing.
+  if (periods.length === 0 && looks) periods.push({ from: looks.first, to: looks.last, processes: [], sinceFirstLook: true });
+  return periods;
 }
 
 export type OvsPortRecord = Seen<OvsPort>;
