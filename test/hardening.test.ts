@@ -76,8 +76,15 @@ test('a bash whose argv says `haproxy -f <conf>` does not take a dead pool off M
     const argv = readFileSync(`/proc/${fake.pid}/cmdline`, 'utf8').split('\0');
     assert.equal(argv[0], 'haproxy', 'the fake really has argv[0] haproxy');
     assert.deepEqual(await missingIds(app), [dead.poolId]);
-    const res = await gql(app, `{ process(pid: ${fake.pid}) { haproxyMatch configPath pool { id } } }`);
-    assert.deepEqual(res.data.process, { haproxyMatch: null, configPath: null, pool: null });
+    // Not a haproxy, so not even listed by default (LBTOPO_PROCESSES=lbaas); with =all, it says why not.
+    assert.equal((await gql(app, `{ process(pid: ${fake.pid}) { pid } }`)).data.process, null);
+    const wide = appForLab(lab, { LBTOPO_PROCESSES: 'all' });
+    try {
+      const res = await gql(wide, `{ process(pid: ${fake.pid}) { haproxyMatch configPath pool { id } } }`);
+      assert.deepEqual(res.data.process, { haproxyMatch: null, configPath: null, pool: null });
+    } finally {
+      wide.close();
+    }
     const problems = await gql(app, 'query($id: String!) { pool(id: $id) { problems(code: HAPROXY_MISSING) { code } } }', { id: dead.poolId });
     assert.deepEqual(problems.data.pool.problems, [{ code: 'HAPROXY_MISSING' }]);
   } finally {
@@ -200,4 +207,83 @@ test('ids: pool(id) takes an upper-case UUID like port(id); processes(namespace:
   const long = await gql(app, `{ pool(id: "${'x'.repeat(100_000)}") { id } }`);
   assert.ok((long.errors?.[0]?.message.length ?? Infinity) < 300, 'the echo of bad input is cut');
   void spare;
+});
+
+const FIFO_PID = '55555555-5555-4555-8555-555555555551';
+const ZERO_PID = '55555555-5555-4555-8555-555555555552';
+const HUGE_CONF = '55555555-5555-4555-8555-555555555553';
+const FIFO_CONF = '55555555-5555-4555-8555-555555555554';
+const SHADOW_CONF = '55555555-5555-4555-8555-555555555555';
+const ZERO_CONF = '55555555-5555-4555-8555-555555555556';
+
+test('a FIFO, /dev/zero or a huge file as pid file or config never hangs or bloats, and /etc/shadow does not leak (items 1, 18)', async () => {
+  const conf = (id: string) => `global\n  daemon\nfrontend f-${id}\n  bind 10.9.1.1:80\n  default_backend ${id}\nbackend ${id}\n  server m1 10.9.1.2:80\n`;
+  const dir = craftedStateDir({
+    [`${FIFO_PID}/conf`]: conf(FIFO_PID),
+    [`${ZERO_PID}/conf`]: conf(ZERO_PID),
+    [`${HUGE_CONF}/pid`]: '1\n',
+    [`${FIFO_CONF}/pid`]: '1\n',
+    [`${SHADOW_CONF}/pid`]: '1\n',
+    [`${ZERO_CONF}/pid`]: '1\n',
+  });
+  execFileSync('mkfifo', [join(dir, FIFO_PID, 'pid')]);
+  symlinkSync('/dev/zero', join(dir, ZERO_PID, 'pid'));
+  execFileSync('truncate', ['-s', '50M', join(dir, HUGE_CONF, 'conf')]); // sparse: 50 MB read as zeros
+  execFileSync('mkfifo', [join(dir, FIFO_CONF, 'conf')]);
+  symlinkSync('/etc/shadow', join(dir, SHADOW_CONF, 'conf'));
+  symlinkSync('/dev/zero', join(dir, ZERO_CONF, 'conf'));
+  const a = appForLab(lab, { LBTOPO_LBAAS_DIR: dir });
+  const rssBefore = process.memoryUsage().rss;
+  try {
+    const t0 = Date.now();
+    const deadline = new Promise<never>((_r, reject) => setTimeout(() => reject(new Error('the query hung')), 15_000));
+    const res = await Promise.race([gql(a, '{ pools(maxAge: 0) { id pidFilePids configError } problems { code poolId message } }'), deadline]);
+    assert.ok(Date.now() - t0 < 10_000, `answered in ${Date.now() - t0} ms`);
+    assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+    const pool = (id: string) => res.data.pools.find((p: { id: string }) => p.id === id);
+    const codes = (id: string) => res.data.problems.filter((p: { poolId: string }) => p.poolId === id).map((p: { code: string }) => p.code);
+    assert.deepEqual(pool(FIFO_PID).pidFilePids, []);
+    assert.ok(codes(FIFO_PID).includes('PID_FILE_UNREADABLE'));
+    assert.match(res.data.problems.find((p: { poolId: string; code: string }) => p.poolId === FIFO_PID && p.code === 'PID_FILE_UNREADABLE').message, /a FIFO, not a regular file/);
+    assert.ok(codes(ZERO_PID).includes('PID_FILE_UNREADABLE'));
+    assert.match(pool(HUGE_CONF).configError, /too large: 52428800 bytes \(the limit is 4194304\)/);
+    assert.ok(codes(HUGE_CONF).includes('CONFIG_UNREADABLE'));
+    assert.match(pool(FIFO_CONF).configError, /a FIFO, not a regular file/);
+    assert.match(pool(ZERO_CONF).configError, /a character device, not a regular file/);
+    const shadow = pool(SHADOW_CONF).configError as string;
+    const shadowStart = readFileSync('/etc/shadow', 'utf8').slice(0, 8);
+    assert.ok(!shadow.includes(shadowStart), `no content of /etc/shadow: ${shadow}`);
+    assert.match(shadow, /content is not shown: it is \/etc\/shadow, outside the state dir/);
+    const stored = JSON.stringify(a.store.latest('lbaas', '')!.payload).length;
+    assert.ok(stored < 100_000, `the stored look is small (${stored} bytes)`);
+    assert.ok(process.memoryUsage().rss - rssBefore < 200 * 1024 * 1024, 'no bloat');
+  } finally {
+    a.close();
+  }
+});
+
+test('processes { argv } lists only LBaaS processes by default and redacts secret-looking values (item 19)', async () => {
+  const secretive = spawn('/bin/bash', ['-c', 'sleep 600; :', 'svc', '--db-password=hunter2', '--token', 'abc'], { detached: true, stdio: 'ignore' });
+  started.push(secretive);
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    const q = '{ processes(maxAge: 0) { pid argv command } }';
+    const byDefault = await gql(app, q);
+    const pids = byDefault.data.processes.map((p: { pid: number }) => p.pid);
+    assert.ok(!pids.includes(secretive.pid), 'a root-namespace process that is neither haproxy nor keepalived is not listed');
+    assert.ok(pids.includes(lab.haproxyPid(healthy.poolId)), 'the pools\' haproxy is');
+    assert.equal((await gql(app, `{ process(pid: ${secretive.pid}) { pid } }`)).data.process, null);
+    const wide = appForLab(lab, { LBTOPO_PROCESSES: 'all' });
+    try {
+      const all = await gql(wide, q);
+      const entry = all.data.processes.find((p: { pid: number }) => p.pid === secretive.pid);
+      assert.ok(entry, 'LBTOPO_PROCESSES=all lists it');
+      assert.deepEqual(entry.argv.slice(3), ['svc', '--db-password=<redacted>', '--token', '<redacted>']);
+      assert.ok(!JSON.stringify(all).includes('hunter2'));
+    } finally {
+      wide.close();
+    }
+  } finally {
+    secretive.kill('SIGKILL');
+  }
 });

@@ -10,7 +10,7 @@ import { applyMaxAge, MAX_AGE_DESCRIPTION } from './arguments.ts';
 import { PROBLEM_CODES, PROBLEM_CODE_NAMES, problemKey } from '../diagnose/codes.ts';
 import type { Problem, ProblemCode } from '../diagnose/codes.ts';
 import { diagnoseHost } from '../diagnose/diagnose.ts';
-import { findInterface, findNamespace, findOvsPort, findPool, findProcess } from '../topology/queries.ts';
+import { findInterface, findNamespace, findOvsPort, findPool, findVisibleProcess } from '../topology/queries.ts';
 import { membersOf } from '../topology/members.ts';
 
 export const ProblemRef = builder.objectRef<Problem>('Problem');
@@ -57,7 +57,7 @@ ProblemRef.implement({
       description: 'The process concerned, when it is alive: same pid and same start time as when the problem was found, so a reused pid is not confused.',
       resolve: async (p, _a, ctx) => {
         if (p.pid === null || p.processStartedAt === null) return null;
-        const q = await findProcess(ctx.session, p.pid);
+        const q = await findVisibleProcess(ctx.session, p.pid);
         return q && q.startedAt === p.processStartedAt ? q : null;
       },
     }),

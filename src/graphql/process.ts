@@ -4,7 +4,8 @@ import { builder } from './builder.ts';
 import { NamespaceRef } from './namespace.ts';
 import { PoolRef } from './pool.ts';
 import { applyMaxAge, badUserInput, MAX_AGE_DESCRIPTION, requireNamespaceName } from './arguments.ts';
-import { findNamespace, findProcess, listPools, listProcessRecords, namespaceNamesOfProcess, processesInNamespace } from '../topology/queries.ts';
+import { findNamespace, findVisibleProcess, listPools, listVisibleProcesses, namespaceNamesOfProcess, processesInNamespace } from '../topology/queries.ts';
+import { redactArgv } from '../topology/process-visibility.ts';
 import type { Seen } from '../topology/queries.ts';
 import { haproxyFiles, isHaproxy, poolOfProcess } from '../topology/pools.ts';
 import { haproxyIdentity } from '../topology/indexes.ts';
@@ -17,7 +18,10 @@ ProcessRef.implement({
     pid: t.exposeInt('pid', { description: 'Process id.' }),
     ppid: t.exposeInt('ppid', { description: 'Parent process id.' }),
     command: t.exposeString('comm', { description: 'Kernel task name (comm).' }),
-    argv: t.exposeStringList('argv', { description: 'Command line arguments; empty for kernel threads.' }),
+    argv: t.stringList({
+      description: 'Command line arguments; empty for kernel threads. Values of flags and variables that look like secrets (--db-password=..., --token X, PASSWORD=..., the password of scheme://user:pass@host) read <redacted>.',
+      resolve: (p) => redactArgv(p.argv),
+    }),
     exe: t.exposeString('exe', { nullable: true, description: 'Executable path, when readable.' }),
     user: t.exposeString('user', { nullable: true, description: 'User name of the effective uid.' }),
     uid: t.exposeInt('uid', { description: 'Effective uid.' }),
@@ -51,18 +55,18 @@ builder.queryFields((t) => ({
   process: t.field({
     type: ProcessRef,
     nullable: true,
-    description: 'One process by pid; null when there is none. Its `namespace` answers what `ip netns identify PID` answers.',
+    description: 'One process by pid; null when there is none, or when LBTOPO_PROCESSES=lbaas (the default) hides it (not in a named namespace, not haproxy or keepalived). Its `namespace` answers what `ip netns identify PID` answers.',
     args: { pid: t.arg.int({ required: true, description: 'Process id (> 0).' }), maxAge: t.arg.float({ description: MAX_AGE_DESCRIPTION }) },
     resolve: async (_root, args, ctx) => {
       if (!isValidPid(args.pid)) throw badUserInput(`not a valid pid: ${args.pid}`);
       applyMaxAge(ctx, args.maxAge);
-      return findProcess(ctx.session, args.pid);
+      return findVisibleProcess(ctx.session, args.pid);
     },
   }),
   processes: t.field({
     type: [ProcessRef],
     nullable: true,
-    description: 'Processes, sorted by pid.',
+    description: 'Processes, sorted by pid. With LBTOPO_PROCESSES=lbaas (the default): those in named namespaces, and haproxy and keepalived wherever they run; =all: every process.',
     args: {
       command: t.arg.string({ description: 'Only processes with this comm (e.g. haproxy).' }),
       namespace: t.arg.string({ description: 'Only processes in this named namespace.' }),
@@ -72,7 +76,7 @@ builder.queryFields((t) => ({
       // Arguments first: a bad one is refused before /proc is scanned.
       if (args.namespace != null) requireNamespaceName(args.namespace);
       applyMaxAge(ctx, args.maxAge);
-      let processes = await listProcessRecords(ctx.session);
+      let processes = await listVisibleProcesses(ctx.session);
       if (args.command != null) processes = processes.filter((p) => p.comm === args.command);
       if (args.namespace != null) {
         const ns = await findNamespace(ctx.session, args.namespace);

@@ -9,6 +9,7 @@ import type { TopologySession } from './session.ts';
 import { HAPROXY_HISTORY } from './probes.ts';
 import type { HaproxySighting } from './probes.ts';
 import { poolsFromDeployments, vipInterfaceOf } from './pools.ts';
+import { isProcessVisible } from './process-visibility.ts';
 import { canonicalConfigOf, interfaceIndex, namespaceIndex, ovsIndex, poolIndex, processIndex } from './indexes.ts';
 import type { PoolRecord } from './pools.ts';
 import { ifaceIdOf, ovsPortOfDevice, portPrefixOfDevice, PORT_PREFIX, ovsPortsOfPortId, tapNameOfPort } from './ports.ts';
@@ -69,6 +70,28 @@ export async function listProcessRecords(session: TopologySession): Promise<Seen
 
 export async function findProcess(session: TopologySession, pid: number): Promise<Seen<ProcessInfo> | null> {
   return processIndex(await listProcessRecords(session)).byPid.get(pid) ?? null;
+}
+
+/**
+ * The processes the API shows (topology/process-visibility.ts): with LBTOPO_PROCESSES=lbaas,
+ * those in named namespaces plus haproxy and keepalived. When the namespace list cannot be read,
+ * only haproxy and keepalived are shown: it fails closed.
+ */
+export async function listVisibleProcesses(session: TopologySession): Promise<Seen<ProcessInfo>[]> {
+  const processes = await listProcessRecords(session);
+  const visibility = session.config.processVisibility ?? 'lbaas';
+  if (visibility === 'all') return processes;
+  const namespaces = await session.namespaces().then((o) => o.value, () => [] as NamedNamespace[]);
+  return processes.filter((p) => isProcessVisible(p, namespaces, visibility));
+}
+
+export async function findVisibleProcess(session: TopologySession, pid: number): Promise<Seen<ProcessInfo> | null> {
+  const p = await findProcess(session, pid);
+  if (!p) return null;
+  const visibility = session.config.processVisibility ?? 'lbaas';
+  if (visibility === 'all') return p;
+  const namespaces = await session.namespaces().then((o) => o.value, () => [] as NamedNamespace[]);
+  return isProcessVisible(p, namespaces, visibility) ? p : null;
 }
 
 /** Names of the named namespaces a process is in (what `ip netns identify` prints). */
