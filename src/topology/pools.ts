@@ -22,6 +22,15 @@ export interface PoolRecord {
   namespaceName: string;
 }
 
+const poolsByDeployments = new WeakMap<readonly LbaasDeployment[], PoolRecord[]>();
+
+/** poolsFromDeployments, once per observation of the state dirs (the payload is never mutated). */
+export function poolsOf(deployments: readonly LbaasDeployment[]): PoolRecord[] {
+  let pools = poolsByDeployments.get(deployments);
+  if (!pools) poolsByDeployments.set(deployments, (pools = poolsFromDeployments(deployments)));
+  return pools;
+}
+
 /**
  * One record per pool: a v1 deployment is one pool (kept even when its config cannot be parsed,
  * since the state dir alone says the pool exists); a v2 or Octavia load balancer holds one pool per backend.
