@@ -31,6 +31,13 @@ export interface Config {
   ovsdbJsonRpc: boolean;
   /** Background refresh interval keeping what checks and scrapes need warm; 0 = off. */
   refreshMs: number;
+  /**
+   * The state dirs set explicitly (env or flag): one of these missing is a failed look, never
+   * "0 pools". The defaults may be absent (a host runs neutron-lbaas or Octavia, rarely both).
+   */
+  stateDirsGiven: { lbaas: boolean; octavia: boolean };
+  /** `processes` lists: 'lbaas' (processes in named namespaces, haproxy, keepalived) or 'all'. */
+  processVisibility: 'lbaas' | 'all';
 }
 
 /** Every setting: env name, flag name, default, meaning. The README table is made from this. */
@@ -52,6 +59,7 @@ export const SETTINGS = [
   { env: 'LBTOPO_OVSDB_JSONRPC', flag: 'ovsdb-jsonrpc', default: 'on', help: 'read OVS over JSON-RPC on the OVSDB socket, else ovs-vsctl (on or off)' },
   { env: 'LBTOPO_EVENTS', flag: 'events', default: 'on', help: 'serve: let netlink, OVSDB monitor and directory-watch events outdate the cache at once (on or off)' },
   { env: 'LBTOPO_REFRESH', flag: 'refresh', default: 'auto', help: 'serve: background refresh interval keeping checks and scrapes warm (auto = half the shortest TTL, 0 = off)' },
+  { env: 'LBTOPO_PROCESSES', flag: 'processes', default: 'lbaas', help: 'which processes the API shows: lbaas (in named namespaces, haproxy, keepalived) or all; secret-looking argv values are redacted either way' },
 ] as const;
 
 /** node:util parseArgs options for every setting flag (--listen, --db, ..., --ttl-<probe>). */
@@ -131,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     LBTOPO_TTL: duration('LBTOPO_TTL'),
     LBTOPO_TOKEN: z.string(),
     LBTOPO_COMMAND_TIMEOUT: duration('LBTOPO_COMMAND_TIMEOUT').refine((ms) => ms >= 100, 'LBTOPO_COMMAND_TIMEOUT must be at least 100ms'),
+    LBTOPO_PROCESSES: z.enum(['lbaas', 'all'], { error: (issue) => `LBTOPO_PROCESSES: ${JSON.stringify(issue.input)} is not lbaas or all` }),
     LBTOPO_COMMAND_CONCURRENCY: z.coerce.number().int('LBTOPO_COMMAND_CONCURRENCY must be an integer').min(1).max(64),
     LBTOPO_NETLINK: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_NETLINK: ${JSON.stringify(issue.input)} is not on or off` }),
     LBTOPO_OVSDB_JSONRPC: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_OVSDB_JSONRPC: ${JSON.stringify(issue.input)} is not on or off` }),
@@ -176,6 +185,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     netlink: v.LBTOPO_NETLINK === 'on',
     ovsdbJsonRpc: v.LBTOPO_OVSDB_JSONRPC === 'on',
     refreshMs: v.LBTOPO_REFRESH === -1 ? Math.max(1000, Math.floor(Math.min(...Object.values(probeTtlMs)) / 2)) : v.LBTOPO_REFRESH,
+    stateDirsGiven: {
+      lbaas: (flags['lbaas-dir'] ?? env.LBTOPO_LBAAS_DIR) !== undefined,
+      octavia: (flags['octavia-dir'] ?? env.LBTOPO_OCTAVIA_DIR) !== undefined,
+    },
+    processVisibility: v.LBTOPO_PROCESSES,
   };
   if (!isLoopback(config.listen.host) && !config.token) {
     throw new ConfigError(

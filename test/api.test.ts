@@ -163,6 +163,27 @@ test('port by full id and by the 11-character tap prefix', async () => {
   assert.equal(unknown.data.port, null);
 });
 
+test('port(id) with a well-formed unknown prefix answers from the OVS and interface indexes: no ip per namespace (issue 8 item 4)', async () => {
+  const fresh = appForLab(lab);
+  try {
+    const q = '{ port(id: "0badc0de-99") { id tapName } }';
+    // Cold: OVS is read and each namespace not yet seen is looked at once.
+    const cold = await commandsDuring(fresh, () => gql(fresh, q));
+    assert.equal(cold.filter((a) => a[0] === 'ovs-vsctl').length, 1);
+    // Warm: the latest looks say no namespace holds tap0badc0de-99, so nothing runs at all.
+    let res: any;
+    const warm = await commandsDuring(fresh, async () => { res = await gql(fresh, q); });
+    assert.equal(res.errors, undefined);
+    assert.equal(res.data.port, null);
+    assert.deepEqual(warm, [], 'no ip in every namespace per request');
+    // A known port is still found (confirmed by a look at the one namespace holding it).
+    const known = await gql(fresh, `{ port(id: "${healthy.portId.slice(0, 11)}") { id namespace { name } } }`);
+    assert.deepEqual(known.data.port, { id: healthy.portId, namespace: { name: healthy.namespace } });
+  } finally {
+    fresh.close();
+  }
+});
+
 test('bad input gets a clear error or null and runs no command', async () => {
   const cases: Array<[string, RegExp | null]> = [
     ['{ namespace(name: "qlbaas-x y") { name } }', /not a valid namespace name/],

@@ -56,7 +56,7 @@ export async function readNamespaceNetworkBest(gateway: CommandGateway, namespac
       fallbackReason = `netlink ${err.failure}: ${err.message}`;
     }
   }
-  const network = await readNamespaceNetwork(gateway, namespace, { netnsDir: options.netnsDir } as { signal?: AbortSignal });
+  const network = await readNamespaceNetwork(gateway, namespace, { netnsDir: options.netnsDir });
   return { ...network, readBy: { reader: 'ip', fallbackReason } };
 }
 
