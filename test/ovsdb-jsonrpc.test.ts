@@ -216,6 +216,15 @@ function startPrivateServer(): void {
     '--detach', `--log-file=${join(dir, 'log')}`, `--unixctl=${join(dir, 'ctl')}`]);
 }
 
+function privateServerRunning(): boolean {
+  try {
+    process.kill(Number(readFileSync(join(dir, 'pid'), 'utf8')), 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function stopPrivateServer(): Promise<void> {
   const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
   process.kill(pid, 'SIGTERM');
@@ -401,7 +410,7 @@ test('connect failures: a missing socket, a refused port: phase connect', async 
   await assert.rejects(readOvsSnapshotJsonRpc(`tcp:127.0.0.1:${port}`), (err: unknown) => isRpcError('failed', 'connect')(err) && /ECONNREFUSED/.test((err as Error).message));
 });
 
-test('monitor: set port tag, add-port and del-port each fire onChange with the tables touched', async (t) => {
+test('monitor: set port tag, add-port and del-port each fire onChange with the tables touched', { timeout: 30_000 }, async (t) => {
   const { events, handlers } = recorder();
   const monitor = monitorOvs(privateTarget, handlers);
   try {
@@ -431,7 +440,7 @@ test('monitor: set port tag, add-port and del-port each fire onChange with the t
   }
 });
 
-test('monitor: ovsdb-server restarted, the monitor reports the drop, reconnects with backoff, says so, and sees changes again', async () => {
+test('monitor: ovsdb-server restarted, the monitor reports the drop, reconnects with backoff, says so, and sees changes again', { timeout: 30_000 }, async () => {
   const { events, handlers } = recorder();
   const monitor = monitorOvs(privateTarget, handlers, { initialBackoffMs: 20, maxBackoffMs: 200 });
   try {
@@ -446,8 +455,9 @@ test('monitor: ovsdb-server restarted, the monitor reports the drop, reconnects 
     const shown = gaps.map((g) => g.toFixed(0)).join(', ');
     assert.ok(gaps.length >= 5, `retries: gaps ${shown}`);
     // 20, 40, 80, 160 ms, then the 200 ms cap: doubling, never faster, never past the cap.
-    [20, 40, 80, 160].forEach((nominal, i) => assert.ok(gaps[i]! >= nominal - 2 && gaps[i]! < nominal + 100, `gap ${i}: ${shown}`));
-    assert.ok(gaps.slice(4).every((g) => g >= 198 && g < 400), `capped at 200 ms: ${shown}`);
+    // (Upper bounds are loose: on a loaded machine timers fire late, never early.)
+    [20, 40, 80, 160].forEach((nominal, i) => assert.ok(gaps[i]! >= nominal - 2 && gaps[i]! < nominal + 300, `gap ${i}: ${shown}`));
+    assert.ok(gaps.slice(4).every((g) => g >= 198 && g < 700), `capped at 200 ms: ${shown}`);
     assert.equal(events.filter((e) => e.kind === 'reconnect').length, 0);
     startPrivateServer();
     const reconnect = await waitUntil('onReconnect', 3000, () => events.find((e) => e.kind === 'reconnect'));
@@ -458,10 +468,12 @@ test('monitor: ovsdb-server restarted, the monitor reports the drop, reconnects 
     assert.deepEqual(change.tables, ['Port']);
   } finally {
     monitor.close();
+    // The tests after this one need the server, whatever happened here.
+    if (!privateServerRunning()) startPrivateServer();
   }
 });
 
-test('monitor: close() ends the socket and every timer, also while retrying or connecting', async () => {
+test('monitor: close() ends the socket and every timer, also while retrying or connecting', { timeout: 30_000 }, async () => {
   const resources = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'PipeWrap' || r === 'TCPWrap').length;
   await sleep(20);
   const baseline = resources();
@@ -482,7 +494,7 @@ test('monitor: close() ends the socket and every timer, also while retrying or c
   assert.equal(resources(), baseline, 'nothing left behind');
 });
 
-test('monitor: a peer that stops answering is dropped by the idle echo and retried', async () => {
+test('monitor: a peer that stops answering is dropped by the idle echo and retried', { timeout: 30_000 }, async () => {
   const { events, handlers } = recorder();
   // Answers the monitor request, then nothing ever again (as a server behind a dead link).
   const server = await fakeServer((s) => s.once('data', () => s.write(JSON.stringify({ id: 1, result: {}, error: null }))));
@@ -514,7 +526,7 @@ function makePki(where: string, names: string[]): void {
   }
 }
 
-test('ssl: the snapshot over TLS equals ovs-vsctl over ssl; a wrong CA, a rejected certificate, missing files and a stalled handshake are clear errors', async () => {
+test('ssl: the snapshot over TLS equals ovs-vsctl over ssl; a wrong CA, a rejected certificate, missing files and a stalled handshake are clear errors', { timeout: 30_000 }, async () => {
   const pki = join(dir, 'pki');
   const other = join(dir, 'pki-other');
   execFileSync('mkdir', ['-p', pki, other]);
