@@ -69,6 +69,8 @@ export class ProbeRunner {
    * TTL runs out. An observation is trusted only if its look started after the last event that
    * touched it: a look already running when the event came may have read the old state.
    */
+  // Ordered by a sequence, not the clock: an event and a look in the same millisecond must not tie.
+  private sequence = 0;
   private readonly invalidatedAt = new Map<string, number>();
   private readonly probeInvalidatedAt = new Map<string, number>();
   private readonly lastLookStartedAt = new Map<string, number>();
@@ -93,7 +95,7 @@ export class ProbeRunner {
    * observes: the next caller looks again, and no caller joins a look that started before now.
    */
   invalidate(probe: string, scope?: string): void {
-    const now = Date.now();
+    const now = ++this.sequence;
     this.invalidations.set(probe, (this.invalidations.get(probe) ?? 0) + 1);
     if (scope === undefined) this.probeInvalidatedAt.set(probe, now);
     else this.invalidatedAt.set(`${probe}\u0000${scope}`, now);
@@ -103,9 +105,10 @@ export class ProbeRunner {
   }
 
   /** Whether an event arrived after the look that made the latest observation of (probe, scope). */
-  private outdatedByEvent(probe: string, key: string, lastSeen: number): boolean {
+  private outdatedByEvent(probe: string, key: string): boolean {
     const event = Math.max(this.invalidatedAt.get(key) ?? 0, this.probeInvalidatedAt.get(probe) ?? 0);
-    return event > 0 && event >= (this.lastLookStartedAt.get(key) ?? lastSeen);
+    // An observation read from the file (no look in this process) predates every event here.
+    return event > (this.lastLookStartedAt.get(key) ?? 0);
   }
 
   /**
@@ -121,7 +124,7 @@ export class ProbeRunner {
     };
     const key = `${def.name}\u0000${scope}`;
     const latest = this.store.latest(def.name, scope);
-    if (latest && Date.now() - latest.lastSeen < maxAgeMs && !this.outdatedByEvent(def.name, key, latest.lastSeen)) {
+    if (latest && Date.now() - latest.lastSeen < maxAgeMs && !this.outdatedByEvent(def.name, key)) {
       emit({ probe: def.name, scope, source: 'cache', durationMs: performance.now() - t0, observedAt: iso(latest.lastSeen) });
       return { value: latest.payload as T, observedAt: latest.lastSeen, stale: false };
     }
@@ -158,7 +161,7 @@ export class ProbeRunner {
   private async start<T>(def: ProbeDefinition<T>, scope: string, key: string): Promise<Run> {
     this.runCount++;
     const t0 = performance.now();
-    const startedAt = Date.now();
+    const startedAt = ++this.sequence;
     try {
       const value = await def.run(scope);
       const observedAt = Date.now();
