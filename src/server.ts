@@ -24,7 +24,7 @@ import { readExampleQuery } from './example-queries.ts';
 import { StatsUnavailableError } from './topology/members.ts';
 import { useMetrics } from './metrics.ts';
 import { startHostWatchers } from './topology/watchers.ts';
-import { netlinkSupport, watchNamespace } from './host/netlink.ts';
+import { netlinkSupport, startNetlinkWorkers, watchNamespace } from './host/netlink.ts';
 import { monitorOvs } from './host/ovsdb-jsonrpc.ts';
 import type { HostWatchers, WatchSources } from './topology/watchers.ts';
 import { startBackgroundRefresher } from './topology/refresher.ts';
@@ -81,6 +81,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     maskedErrors: { maskError: (error, message, isDev) => exposeExpectedError(error) ?? yogaMaskError(error, message, isDev) },
     plugins: [useBearerToken(config.token), useReadiness(store), useMetrics(runner, newSession), useProbeExtensions(), useStoreHealth(store)],
   });
+  // A long-lived server starts its netlink workers now, not on the first request.
+  if (options.background && config.netlink && netlinkSupport().available) startNetlinkWorkers();
   const watchers = options.background ? startHostWatchers(config, runner, options.watchSources ?? defaultWatchSources(config), log) : null;
   const refresher = options.background && config.refreshMs > 0 ? startBackgroundRefresher(newSession, config.refreshMs, log) : null;
   return {
