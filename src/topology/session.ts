@@ -3,7 +3,7 @@
 // and every look is written to the request's trace, which the response's extensions show.
 import DataLoader from 'dataloader';
 import type { Config } from '../config.ts';
-import type { Observed, ProbeRunner, ProbeTraceEntry, ProbeDefinition } from '../cache/runner.ts';
+import type { Observed, ProbeRunner, ProbeTraceEntry, ProbeDefinition, WaitBudget } from '../cache/runner.ts';
 import type { HostProbes } from './probes.ts';
 
 type ProbeKey = { probe: keyof HostProbes; scope: string };
@@ -13,6 +13,8 @@ export class TopologySession {
   readonly trace: ProbeTraceEntry[] = [];
   /** Freshness asked for by the query (`maxAge`); undefined = each probe's TTL. */
   maxAgeMs: number | undefined;
+  /** How long the request may wait for probes (its deadline, its client): set by src/graphql/limits.ts. */
+  budget: WaitBudget | undefined;
   private readonly loader: DataLoader<ProbeKey, Observed<unknown>, string>;
 
   readonly runner: ProbeRunner;
@@ -24,7 +26,7 @@ export class TopologySession {
     this.probes = probes;
     this.config = config;
     this.loader = new DataLoader(
-      (keys) => Promise.all(keys.map((k) => this.runner.observe(this.probes[k.probe] as ProbeDefinition<unknown>, k.scope, { maxAgeMs: this.maxAgeMs }, this.trace).catch((e: Error) => e))),
+      (keys) => Promise.all(keys.map((k) => this.runner.observe(this.probes[k.probe] as ProbeDefinition<unknown>, k.scope, { maxAgeMs: this.maxAgeMs, budget: this.budget }, this.trace).catch((e: Error) => e))),
       { cacheKeyFn: (k) => `${k.probe}\u0000${k.scope}`, batch: false },
     );
   }
