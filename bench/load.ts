@@ -58,6 +58,14 @@ function comparable(body: any): string {
 /** Counters that move on every look at a live haproxy. */
 const VOLATILE = new Set(['uptimeSeconds', 'currentConnections']);
 
+/** Where two answers part, with a little context on each side. */
+function difference(want: string, got: string): string {
+  let at = 0;
+  while (at < want.length && want[at] === got[at]) at++;
+  const from = Math.max(0, at - 120);
+  return `expected ...${want.slice(from, at + 120)}... got ...${got.slice(from, at + 120)}...`;
+}
+
 function rssMbOf(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
@@ -145,8 +153,8 @@ export async function runLoad(lab: Lab, options: LoadOptions): Promise<LoadRepor
           status = String(r.status);
           latencies.push(performance.now() - t0);
           const got = r.status === 200 ? comparable(JSON.parse(r.text)) : null;
-          if (got !== expected.get(c.name) && wrong.length < 20) wrong.push({ query: c.name, detail: `status ${r.status}: ${r.text.slice(0, 400)}` });
-          else if (got !== expected.get(c.name)) wrong.push({ query: c.name, detail: '(more)' });
+          const want = expected.get(c.name)!;
+          if (got !== want) wrong.push({ query: c.name, detail: wrong.length < 20 ? `status ${r.status}: ${difference(want, got ?? r.text)}` : '(more)' });
         } catch (err) {
           wrong.push({ query: c.name, detail: String(err) });
         }
