@@ -8,7 +8,7 @@
 //     LBTOPO_COMMAND_CONCURRENCY (sampled with the RSS, children found by ppid).
 // Prints the figures and exits 1 when a check fails. A script run by hand and by the
 // integrator, not a timed test: test/load.test.ts runs a short version for correctness only.
-//   node bench/load.ts [--clients 50] [--seconds 30] [--pools 20] [--ttl 2s] [--max-rss-mb 512]
+//   node bench/load.ts [--clients 50] [--seconds 30] [--pools 20] [--ttl 2s] [--max-rss-mb 512] [--heap-mb N]
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
@@ -27,6 +27,8 @@ export interface LoadOptions {
   /** LBTOPO_TTL of the server: short, so probes run again and again under the load. */
   ttl: string;
   concurrency: number;
+  /** --max-old-space-size of the server (MB); unset = node's default. */
+  heapMb?: number;
   log?: (line: string) => void;
 }
 
@@ -98,7 +100,8 @@ const percentile = (list: number[], q: number) => (list.length === 0 ? 0 : [...l
 export async function runLoad(lab: Lab, options: LoadOptions): Promise<LoadReport> {
   const log = options.log ?? ((line: string) => console.error(line));
   const db = join(mkdtempSync(join(tmpdir(), 'lbtopo-load-')), 'db.sqlite');
-  const child = spawn(process.execPath, [projectPath('src', 'main.ts'), 'serve', '--listen', '127.0.0.1:0'], {
+  const heap = options.heapMb ? [`--max-old-space-size=${options.heapMb}`] : [];
+  const child = spawn(process.execPath, [...heap, projectPath('src', 'main.ts'), 'serve', '--listen', '127.0.0.1:0'], {
     env: { ...process.env, ...lab.env(), LBTOPO_DB: db, LBTOPO_TTL: options.ttl, LBTOPO_COMMAND_CONCURRENCY: String(options.concurrency) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -217,6 +220,7 @@ async function main(): Promise<void> {
       ttl: { type: 'string', default: '2s' },
       concurrency: { type: 'string', default: '4' },
       'max-rss-mb': { type: 'string', default: '512' },
+      'heap-mb': { type: 'string' },
     },
   });
   const t0 = Date.now();
@@ -230,7 +234,7 @@ async function main(): Promise<void> {
       await lab.injectFault(v1[2]!.poolId, 'dead-vlan');
     }
     console.error(`lab of ${lab.pools.length} pools built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const r = await runLoad(lab, { clients: Number(values.clients), seconds: Number(values.seconds), pools: lab.pools.length, ttl: values.ttl, concurrency: Number(values.concurrency) });
+    const r = await runLoad(lab, { clients: Number(values.clients), seconds: Number(values.seconds), pools: lab.pools.length, ttl: values.ttl, concurrency: Number(values.concurrency), ...(values['heap-mb'] ? { heapMb: Number(values['heap-mb']) } : {}) });
     const maxRss = Number(values['max-rss-mb']);
     const checks: Array<[string, boolean]> = [
       [`0 5xx or network errors (${r.serverErrors})`, r.serverErrors === 0],
