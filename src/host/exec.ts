@@ -4,6 +4,7 @@
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { DiscoveryError } from './errors.ts';
+import { currentCancellation } from './cancellation.ts';
 import { killMarkedProcesses, outputPipesOf, RUN_MARK_VARIABLE } from './descendants.ts';
 
 export interface CommandRun {
@@ -83,7 +84,9 @@ export class CommandGateway {
    */
   async run(argv: readonly string[], options: RunOptions = {}): Promise<CommandOutput> {
     if (argv.length === 0 || !argv[0]) throw new Error('CommandGateway.run: empty argv');
-    await this.acquire(argv, options.signal);
+    // A probe run nobody waits for any more (its clients left) cancels the commands it queued.
+    const signal = options.signal ?? currentCancellation();
+    await this.acquire(argv, signal);
     const startedAt = Date.now();
     const t0 = performance.now();
     const record: CommandRun = { argv: [...argv], startedAt, durationMs: 0, exitCode: null, timedOut: false };
@@ -95,7 +98,7 @@ export class CommandGateway {
       // grandchild holding stdout open would otherwise keep us waiting past the timeout.
       const subprocess = execa(argv[0], argv.slice(1), {
         input: options.input,
-        cancelSignal: options.signal,
+        cancelSignal: signal,
         reject: false,
         shell: false,
         detached: true,
