@@ -51,7 +51,7 @@ after(async () => {
 
 test('a client that disconnects mid-query stops the work: no new probe starts, queued commands never run', async () => {
   mode('slow');
-  const config = loadConfig({ ...lab.env(), LBTOPO_DB: tmpDb(), LBTOPO_LISTEN: '127.0.0.1:0', LBTOPO_COMMAND_CONCURRENCY: '1' });
+  const config = loadConfig({ ...lab.env(), LBTOPO_DB: tmpDb(), LBTOPO_LISTEN: '127.0.0.1:0', LBTOPO_COMMAND_CONCURRENCY: '1', LBTOPO_NETLINK: 'off' });
   const app = createApp(config, { log: () => {} });
   const server = await serve(app);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
@@ -90,7 +90,7 @@ test('a client that disconnects mid-query stops the work: no new probe starts, q
 
 test('a hung ip: the full trace answers by the request deadline with the last good data, naming the probes', async () => {
   mode('real');
-  const app: App = appForLab(lab, { LBTOPO_REQUEST_DEADLINE: '2s', LBTOPO_COMMAND_TIMEOUT: '3s', LBTOPO_TTL_IP: '0s' });
+  const app: App = appForLab(lab, { LBTOPO_REQUEST_DEADLINE: '2s', LBTOPO_COMMAND_TIMEOUT: '3s', LBTOPO_TTL_IP: '0s', LBTOPO_NETLINK: 'off' });
   try {
     const trace = readExampleQuery('pools-trace');
     const good = await gql(app, trace);
@@ -110,7 +110,7 @@ test('a hung ip: the full trace answers by the request deadline with the last go
       assert.match(String(f.message), /not waited for: the request deadline \(2 s, LBTOPO_REQUEST_DEADLINE\) was near after 1\.5 s/);
     }
     // Without a last good observation, the field fails with the same reason instead of hanging.
-    const fresh = appForLab(lab, { LBTOPO_REQUEST_DEADLINE: '1s', LBTOPO_COMMAND_TIMEOUT: '3s' });
+    const fresh = appForLab(lab, { LBTOPO_REQUEST_DEADLINE: '1s', LBTOPO_COMMAND_TIMEOUT: '3s', LBTOPO_NETLINK: 'off' });
     try {
       const t1 = Date.now();
       const cold = await gql(fresh, `{ pools { id vipInterface { name } } }`);

@@ -4,7 +4,7 @@
 // GraphQL-over-HTTP audit of graphql-http.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +19,9 @@ interface Served { app: App; server: Server; base: string; port: number }
 
 async function served(env: Record<string, string> = {}): Promise<Served> {
   const dir = mkdtempSync(join(tmpdir(), 'lbtopo-edge-'));
+  for (const d of ['lbaas', 'octavia', 'netns']) mkdirSync(join(dir, d));
   const config = loadConfig({
-    LBTOPO_DB: join(dir, 'db.sqlite'), LBTOPO_LBAAS_DIR: join(dir, 'none'), LBTOPO_OCTAVIA_DIR: join(dir, 'none'),
+    LBTOPO_DB: join(dir, 'db.sqlite'), LBTOPO_LBAAS_DIR: join(dir, 'lbaas'), LBTOPO_OCTAVIA_DIR: join(dir, 'octavia'),
     LBTOPO_NETNS_DIR: join(dir, 'netns'), LBTOPO_LISTEN: '127.0.0.1:0', ...env,
   });
   const app = createApp(config, { log: () => {} });
