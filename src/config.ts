@@ -38,6 +38,29 @@ export interface Config {
   stateDirsGiven: { lbaas: boolean; octavia: boolean };
   /** `processes` lists: 'lbaas' (processes in named namespaces, haproxy, keepalived) or 'all'. */
   processVisibility: 'lbaas' | 'all';
+  /** Commands that may wait for a slot before new ones are refused. */
+  commandQueue: number;
+  /** Query and request limits (src/graphql/limits.ts). */
+  limits: QueryLimits;
+  /** The HTTP edge (src/http/edge.ts). */
+  edge: EdgePolicy;
+}
+
+export interface QueryLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxFields: number;
+  maxCost: number;
+  maxTokens: number;
+  /** A request's whole time; stale data is served for probes still running shortly before it. */
+  requestDeadlineMs: number;
+}
+
+export interface EdgePolicy {
+  /** Origins allowed besides the server's own (exact, e.g. https://dash.example:8443); '*' = any. */
+  corsOrigins: string[];
+  /** Host header names allowed (lower-case, without port); '*' = any. */
+  allowedHosts: string[];
 }
 
 /** Every setting: env name, flag name, default, meaning. The README table is made from this. */
@@ -60,6 +83,15 @@ export const SETTINGS = [
   { env: 'LBTOPO_EVENTS', flag: 'events', default: 'on', help: 'serve: let netlink, OVSDB monitor and directory-watch events outdate the cache at once (on or off)' },
   { env: 'LBTOPO_REFRESH', flag: 'refresh', default: 'auto', help: 'serve: background refresh interval keeping checks and scrapes warm (auto = half the shortest TTL, 0 = off)' },
   { env: 'LBTOPO_PROCESSES', flag: 'processes', default: 'lbaas', help: 'which processes the API shows: lbaas (in named namespaces, haproxy, keepalived) or all; secret-looking argv values are redacted either way' },
+  { env: 'LBTOPO_COMMAND_QUEUE', flag: 'command-queue', default: '4096', help: 'host commands that may wait for a slot; more are refused (probe fails as overloaded)' },
+  { env: 'LBTOPO_REQUEST_DEADLINE', flag: 'request-deadline', default: '30s', help: "a request's whole time; near it, probes still running are served stale (named in probeFailures)" },
+  { env: 'LBTOPO_QUERY_MAX_DEPTH', flag: 'query-max-depth', default: '10', help: 'deepest field nesting a query may have' },
+  { env: 'LBTOPO_QUERY_MAX_ALIASES', flag: 'query-max-aliases', default: '30', help: 'aliased fields a query may have' },
+  { env: 'LBTOPO_QUERY_MAX_FIELDS', flag: 'query-max-fields', default: '500', help: 'fields a query may select, fragments expanded' },
+  { env: 'LBTOPO_QUERY_MAX_COST', flag: 'query-max-cost', default: '50000', help: 'static cost a query may have (each field 1, times 100 under a root list, 10 under a nested list)' },
+  { env: 'LBTOPO_QUERY_MAX_TOKENS', flag: 'query-max-tokens', default: '5000', help: 'GraphQL tokens a document may have (parsing stops beyond)' },
+  { env: 'LBTOPO_CORS_ORIGINS', flag: 'cors-origins', default: '', help: 'comma-separated origins allowed besides the same origin (* = any)' },
+  { env: 'LBTOPO_ALLOWED_HOSTS', flag: 'allowed-hosts', default: '', help: 'comma-separated Host header names allowed besides the listen address, localhost, 127.0.0.1, [::1] (* = any)' },
 ] as const;
 
 /** node:util parseArgs options for every setting flag (--listen, --db, ..., --ttl-<probe>). */
@@ -89,6 +121,37 @@ function duration(setting: string) {
     }
     return ms;
   });
+}
+
+function count(setting: string, min: number, max: number) {
+  return z.coerce.number({ error: `${setting} must be a number` }).int(`${setting} must be an integer`).min(min, `${setting} must be at least ${min}`).max(max, `${setting} must be at most ${max}`);
+}
+
+function list(setting: string, valid: (item: string) => boolean, what: string) {
+  return z.string().transform((s, ctx) => {
+    const items = s.split(',').map((i) => i.trim()).filter(Boolean);
+    for (const item of items) {
+      if (!valid(item)) {
+        ctx.addIssue({ code: 'custom', message: `${setting}: ${JSON.stringify(item)} is not ${what}` });
+        return z.NEVER;
+      }
+    }
+    return items;
+  });
+}
+
+function isOriginOrStar(item: string): boolean {
+  if (item === '*') return true;
+  try {
+    const u = new URL(item);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === item.replace(/\/$/, '');
+  } catch {
+    return false;
+  }
+}
+
+function isHostNameOrStar(item: string): boolean {
+  return item === '*' || /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)$/.test(item);
 }
 
 const absolutePathOrRelative = (setting: string) =>
@@ -153,6 +216,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
       }
       return ms;
     }),
+    LBTOPO_COMMAND_QUEUE: count('LBTOPO_COMMAND_QUEUE', 0, 1_000_000),
+    LBTOPO_REQUEST_DEADLINE: duration('LBTOPO_REQUEST_DEADLINE').refine((ms) => ms >= 100, 'LBTOPO_REQUEST_DEADLINE must be at least 100ms'),
+    LBTOPO_QUERY_MAX_DEPTH: count('LBTOPO_QUERY_MAX_DEPTH', 1, 1000),
+    LBTOPO_QUERY_MAX_ALIASES: count('LBTOPO_QUERY_MAX_ALIASES', 0, 100_000),
+    LBTOPO_QUERY_MAX_FIELDS: count('LBTOPO_QUERY_MAX_FIELDS', 1, 1_000_000),
+    LBTOPO_QUERY_MAX_COST: count('LBTOPO_QUERY_MAX_COST', 1, 1e12),
+    LBTOPO_QUERY_MAX_TOKENS: count('LBTOPO_QUERY_MAX_TOKENS', 10, 10_000_000),
+    LBTOPO_CORS_ORIGINS: list('LBTOPO_CORS_ORIGINS', isOriginOrStar, 'an origin such as https://dash.example:8443'),
+    LBTOPO_ALLOWED_HOSTS: list('LBTOPO_ALLOWED_HOSTS', isHostNameOrStar, 'a host name or address without port'),
     ...Object.fromEntries(PROBE_NAMES.map((p) => [`LBTOPO_TTL_${p.toUpperCase()}`, duration(`LBTOPO_TTL_${p.toUpperCase()}`).optional()])),
   });
   const parsed = schema.safeParse(raw);
@@ -190,6 +262,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
       octavia: (flags['octavia-dir'] ?? env.LBTOPO_OCTAVIA_DIR) !== undefined,
     },
     processVisibility: v.LBTOPO_PROCESSES,
+    commandQueue: v.LBTOPO_COMMAND_QUEUE,
+    limits: {
+      maxDepth: v.LBTOPO_QUERY_MAX_DEPTH,
+      maxAliases: v.LBTOPO_QUERY_MAX_ALIASES,
+      maxFields: v.LBTOPO_QUERY_MAX_FIELDS,
+      maxCost: v.LBTOPO_QUERY_MAX_COST,
+      maxTokens: v.LBTOPO_QUERY_MAX_TOKENS,
+      requestDeadlineMs: v.LBTOPO_REQUEST_DEADLINE,
+    },
+    edge: { corsOrigins: v.LBTOPO_CORS_ORIGINS, allowedHosts: v.LBTOPO_ALLOWED_HOSTS.map((h) => h.toLowerCase()) },
   };
   if (!isLoopback(config.listen.host) && !config.token) {
     throw new ConfigError(

@@ -23,6 +23,9 @@ import { listPools } from './topology/queries.ts';
 import { readExampleQuery } from './example-queries.ts';
 import { StatsUnavailableError } from './topology/members.ts';
 import { useMetrics } from './metrics.ts';
+import { useQueryLimits } from './graphql/limits.ts';
+import { corsPolicy, graphiqlBehindToken, useHttpEdge } from './http/edge.ts';
+import { Refusals, registerEdgeMetrics } from './edge-metrics.ts';
 import { startHostWatchers } from './topology/watchers.ts';
 import { netlinkSupport, startNetlinkWorkers, watchNamespace } from './host/netlink.ts';
 import { monitorOvs } from './host/ovsdb-jsonrpc.ts';
@@ -66,7 +69,8 @@ export interface AppOptions {
 
 export function createApp(config: Config, options: AppOptions = {}): App {
   const log = options.log ?? ((m: string) => console.error(m));
-  const gateway = new CommandGateway({ timeoutMs: config.commandTimeoutMs, concurrency: config.commandConcurrency });
+  const gateway = new CommandGateway({ timeoutMs: config.commandTimeoutMs, concurrency: config.commandConcurrency, queueLimit: config.commandQueue });
+  const refusals = new Refusals();
   const store = new ObservationStore(config.db, { log });
   const runner = new ProbeRunner(store, log);
   const probes = defineHostProbes(config, gateway);
@@ -75,11 +79,16 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     context: () => ({ session: newSession() }),
-    graphiql: () => graphiqlOptions(newSession()),
+    graphiql: graphiqlBehindToken(config.token, () => graphiqlOptions(newSession())),
     landingPage: false,
+    cors: corsPolicy(config),
     logging: { debug: () => {}, info: () => {}, warn: (...a: unknown[]) => log(a.map(String).join(' ')), error: (...a: unknown[]) => log(a.map(String).join(' ')) },
     maskedErrors: { maskError: (error, message, isDev) => exposeExpectedError(error) ?? yogaMaskError(error, message, isDev) },
-    plugins: [useBearerToken(config.token), useReadiness(store), useMetrics(runner, newSession), useProbeExtensions(), useStoreHealth(store)],
+    plugins: [
+      useHttpEdge(config, refusals.count), useBearerToken(config.token), useReadiness(store),
+      useMetrics(runner, newSession, (registers) => registerEdgeMetrics(registers, gateway, refusals)),
+      useQueryLimits(config.limits, refusals.count), useProbeExtensions(), useStoreHealth(store),
+    ],
   });
   // A long-lived server starts its netlink workers now, not on the first request.
   if (options.background && config.netlink && netlinkSupport().available) startNetlinkWorkers();
