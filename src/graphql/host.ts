@@ -4,14 +4,8 @@ import { builder } from './builder.ts';
 import { PoolRef } from './pool.ts';
 import { NamespaceRef } from './namespace.ts';
 import { ProblemRef } from './problem.ts';
-import { hostIdentity } from '../topology/host.ts';
-import type { HostIdentity, HostKind } from '../topology/host.ts';
-
-/** Shared with the fleet schema, so both print the same enum. */
-export const HOST_KIND_VALUES = {
-  NETWORK_NODE: { value: 'NETWORK_NODE', description: 'A neutron network node (neutron-lbaas qlbaas- namespaces).' },
-  AMPHORA: { value: 'AMPHORA', description: 'An Octavia amphora (the amphora-haproxy namespace, load balancers under the Octavia base path).' },
-} as const satisfies Record<HostKind, { value: HostKind; description: string }>;
+import { HOST_KIND_VALUES, hostIdentity } from '../topology/host.ts';
+import type { HostIdentity } from '../topology/host.ts';
 
 const HostKindEnum = builder.enumType('HostKind', { description: 'What kind of load-balancer host this is.', values: HOST_KIND_VALUES });
 

@@ -11,6 +11,12 @@ import type { TopologySession } from './session.ts';
 export const HOST_KINDS = ['NETWORK_NODE', 'AMPHORA'] as const;
 export type HostKind = (typeof HOST_KINDS)[number];
 
+/** The HostKind enum of both schemas (host and fleet). */
+export const HOST_KIND_VALUES = {
+  NETWORK_NODE: { value: 'NETWORK_NODE', description: 'A neutron network node (neutron-lbaas qlbaas- namespaces).' },
+  AMPHORA: { value: 'AMPHORA', description: 'An Octavia amphora (the amphora-haproxy namespace, load balancers under the Octavia base path).' },
+} as const satisfies Record<HostKind, { value: HostKind; description: string }>;
+
 export interface HostIdentity {
   name: string;
   kind: HostKind;
