@@ -33,13 +33,14 @@ async function main(argv: string[]): Promise<number> {
       const { createApp, serve } = await import('./server.ts');
       const app = createApp(config);
       const server = await serve(app);
+      const { address, port } = server.address() as AddressInfo;
+      const base = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+      console.error(`lbtopo: serving ${base}/graphql`);
       if (config.fleetDb) {
         const { FleetPusher } = await import('./fleet/push.ts');
-        new FleetPusher({ config, store: app.store, runner: app.runner, newSession: app.newSession }).start();
+        new FleetPusher({ config, store: app.store, runner: app.runner, newSession: app.newSession, scrapeUrl: config.fleetScrapeUrl ?? `${base}/metrics` }).start();
         console.error(`lbtopo: pushing facts to the fleet database as host ${config.host} every ${config.fleetIntervalMs / 1000}s`);
       }
-      const { address, port } = server.address() as AddressInfo;
-      console.error(`lbtopo: serving http://${address.includes(':') ? `[${address}]` : address}:${port}/graphql`);
       return -1; // keep running
     }
     case 'schema': {

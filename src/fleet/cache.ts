@@ -143,7 +143,7 @@ export class FleetCache {
       if (this.stopped) return;
       this.log(`fleet: LISTEN connection lost (${why}); reconnecting`);
       const delay = this.reconnectDelay;
-      this.reconnectDelay = Math.min(this.reconnectDelay * 2, 30_000);
+      this.reconnectDelay = Math.min(this.reconnectDelay * 2, 5000);
       setTimeout(() => void this.reconnect(), delay).unref();
     };
     client.on('error', (e) => lost(e.message));
@@ -164,7 +164,7 @@ export class FleetCache {
     } catch (err) {
       this.log(`fleet: reconnect failed: ${(err as Error).message}`);
       const delay = this.reconnectDelay;
-      this.reconnectDelay = Math.min(this.reconnectDelay * 2, 30_000);
+      this.reconnectDelay = Math.min(this.reconnectDelay * 2, 5000);
       setTimeout(() => void this.reconnect(), delay).unref();
     }
   }

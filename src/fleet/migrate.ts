@@ -40,6 +40,8 @@ export async function migrateFleet(url: string, options: { upTo?: number; migrat
   const applied: string[] = [];
   try {
     await client.query('CREATE TABLE IF NOT EXISTS public.lbtopo_fleet_migration (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    // Hosts and readers check the version they talk to.
+    await client.query('GRANT SELECT ON public.lbtopo_fleet_migration TO PUBLIC');
     for (const m of migrations.filter((x) => x.version <= upTo)) {
       await client.query('BEGIN');
       try {

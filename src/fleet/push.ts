@@ -87,6 +87,8 @@ export interface FleetPusherOptions {
   runner: ProbeRunner;
   newSession: () => TopologySession;
   log?: (message: string) => void;
+  /** Where Prometheus scrapes this host; default LBTOPO_FLEET_SCRAPE_URL, else from LBTOPO_LISTEN. */
+  scrapeUrl?: string;
 }
 
 export class FleetPusher {
@@ -96,6 +98,7 @@ export class FleetPusher {
   private readonly newSession: () => TopologySession;
   private readonly log: (message: string) => void;
   private readonly pool: pg.Pool;
+  private readonly scrapeUrl: string | undefined;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private changeTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -115,6 +118,7 @@ export class FleetPusher {
     this.runner = options.runner;
     this.newSession = options.newSession;
     this.log = options.log ?? ((m) => console.error(m));
+    this.scrapeUrl = options.scrapeUrl;
     const interval = this.config.fleetIntervalMs;
     this.pool = new pg.Pool({
       connectionString: url,
@@ -186,7 +190,7 @@ export class FleetPusher {
       version: id.version,
       startedAt: id.startedAt,
       intervalMs: this.config.fleetIntervalMs,
-      scrapeUrl: this.config.fleetScrapeUrl ?? `http://${host}:${listen.port}/metrics`,
+      scrapeUrl: this.scrapeUrl ?? this.config.fleetScrapeUrl ?? `http://${host}:${listen.port}/metrics`,
     };
   }
 
