@@ -23,7 +23,7 @@ export interface FleetApp {
 
 export const FLEET_GRAPHIQL_QUERY = `# Pools whose haproxy is missing, on every host
 {
-  pools(where: { haproxy: MISSING }) { id host { name stale } namespace observedAt }
+  pools(where: { haproxy: MISSING }) { id host { name stale } namespaceName observedAt }
   hosts(stale: true) { name lastPush }
 }
 `;
