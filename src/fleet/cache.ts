@@ -99,6 +99,7 @@ export class FleetCache {
   private readonly poolsByHost = new Map<string, FleetPool[]>();
   private readonly problemsByHost = new Map<string, FleetProblem[]>();
   private allPools: FleetPool[] | null = null;
+  private byPoolId: Map<string, FleetPool[]> | null = null;
   private allProblems: FleetProblem[] | null = null;
   readonly pool: pg.Pool;
   private readonly url: string;
@@ -222,7 +223,7 @@ export class FleetCache {
     for (const r of hosts.rows) this.hosts.set(String(r.name), toHost(r));
     for (const r of pools.rows) push(this.poolsByHost, String(r.host), toPool(r));
     for (const r of problems.rows) push(this.problemsByHost, String(r.host), toProblem(r));
-    this.allPools = this.allProblems = null;
+    this.allPools = this.allProblems = this.byPoolId = null;
   }
 
   private async loadHosts(names: string[]): Promise<void> {
@@ -242,7 +243,7 @@ export class FleetCache {
       for (const r of hosts.rows) this.hosts.set(String(r.name), toHost(r));
       for (const r of pools.rows) push(this.poolsByHost, String(r.host), toPool(r));
       for (const r of problems.rows) push(this.problemsByHost, String(r.host), toProblem(r));
-      this.allPools = this.allProblems = null;
+      this.allPools = this.allProblems = this.byPoolId = null;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
@@ -259,6 +260,15 @@ export class FleetCache {
   pools(): FleetPool[] {
     this.allPools ??= [...this.poolsByHost.values()].flat().sort((a, b) => a.id.localeCompare(b.id) || a.host.localeCompare(b.host));
     return this.allPools;
+  }
+
+  /** The pool on every host that holds it (an Octavia pair: two). */
+  poolsWithId(id: string): FleetPool[] {
+    if (!this.byPoolId) {
+      this.byPoolId = new Map();
+      for (const p of this.pools()) push(this.byPoolId, p.id, p);
+    }
+    return this.byPoolId.get(id) ?? [];
   }
 
   /** Every problem fact the hosts pushed (no HOST_STALE: that is judged at query time). */

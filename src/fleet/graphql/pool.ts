@@ -81,7 +81,7 @@ fleetBuilder.queryFields((t) => ({
     resolve: (_root, args, ctx) => {
       if (!isUuid(args.id)) throw new GraphQLError(`not a pool id: ${JSON.stringify(args.id)} (a lower-case UUID)`, { extensions: { code: 'BAD_USER_INPUT' } });
       if (args.host != null) requireHostName(args.host);
-      const hits = ctx.cache.pools().filter((p) => p.id === args.id && (args.host == null || p.host === args.host));
+      const hits = ctx.cache.poolsWithId(args.id).filter((p) => args.host == null || p.host === args.host);
       return hits.sort((a, b) => hostOf(ctx, b.host).lastPush - hostOf(ctx, a.host).lastPush)[0] ?? null;
     },
   }),
