@@ -2,7 +2,7 @@
 // postgres user (initdb refuses root) into a temp dir, trust authentication, listening on
 // 127.0.0.1 at a free port with a unix socket dir of its own, fsync off. stop() and start()
 // simulate an outage; destroy() stops it and removes the dir.
-import { chownSync, mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +33,16 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startThrowawayPostgres(options: { extraConf?: string[] } = {}): Promise<ThrowawayPostgres> {
+export interface ThrowawayOptions {
+  /** More `-c name=value` server settings. */
+  extraConf?: string[];
+  /** Replaces pg_hba.conf (default: initdb's, trust for everyone). */
+  hba?: string[];
+  /** Runs after initdb, before the first start, with the cluster dir (owned by postgres): e.g. to place TLS files. */
+  prepare?: (dir: string, owner: { uid: number; gid: number }) => void;
+}
+
+export async function startThrowawayPostgres(options: ThrowawayOptions = {}): Promise<ThrowawayPostgres> {
   const dir = mkdtempSync(join(tmpdir(), 'lbtopo-pg-'));
   chmodSync(dir, 0o700);
   const pgUser = await run('id', ['-u', 'postgres']).then((r) => Number(r.stdout.trim()));
@@ -42,6 +51,11 @@ export async function startThrowawayPostgres(options: { extraConf?: string[] } =
   const data = join(dir, 'data');
   const asPostgres = (cmd: string, args: string[]) => run('runuser', ['-u', 'postgres', '--', join(PG_BIN, cmd), ...args], { cwd: dir });
   await asPostgres('initdb', ['-D', data, '--auth=trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C']);
+  if (options.hba) {
+    writeFileSync(join(data, 'pg_hba.conf'), `${options.hba.join('\n')}\n`);
+    chownSync(join(data, 'pg_hba.conf'), pgUser, pgGroup);
+  }
+  options.prepare?.(dir, { uid: pgUser, gid: pgGroup });
   const port = await freePort();
   const opts = ['-c listen_addresses=127.0.0.1', `-c port=${port}`, `-c unix_socket_directories=${dir}`, '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', ...(options.extraConf ?? [])].join(' ');
   const start = async () => {
