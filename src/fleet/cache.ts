@@ -8,10 +8,11 @@ import pg from 'pg';
 import type { HostKind } from '../topology/host.ts';
 import type { PoolFact, ProblemFact } from './facts.ts';
 import { FLEET_SCHEMA_VERSION, fleetSchemaVersion } from './migrate.ts';
+import { STALE_INTERVALS } from './codes.ts';
+
+export { STALE_INTERVALS };
 
 export const NOTIFY_CHANNEL = 'lbtopo_fleet';
-/** A host is stale when its last push is older than this many of its intervals. */
-export const STALE_INTERVALS = 3;
 
 export interface FleetHost {
   name: string;

@@ -1,19 +1,9 @@
-// The fleet's own problem code, beside the hosts' (src/diagnose/codes.ts): a host that stopped
-// pushing. It is judged when asked (from lastPush), never stored, and it is a WARNING like
-// CHECK_INCOMPLETE: a fleet check that cannot see a host must not say OK for it.
+// The fleet's problem list: what the hosts pushed, and HOST_STALE (codes.ts) judged at query time.
 import { compareProblems } from '../diagnose/codes.ts';
-import type { Problem, ProblemCode, Severity } from '../diagnose/codes.ts';
+import type { Problem, Severity } from '../diagnose/codes.ts';
 import type { FleetCache, FleetHost, FleetProblem } from './cache.ts';
-import { STALE_INTERVALS } from './cache.ts';
-
-export const FLEET_PROBLEM_CODES = {
-  HOST_STALE: {
-    severity: 'WARNING',
-    meaning: `The host has not pushed for more than ${STALE_INTERVALS} of its intervals: lbtopo serve stopped there, or cannot reach the fleet database. Its facts are as of its last push.`,
-  },
-} as const satisfies Record<string, { severity: Severity; meaning: string }>;
-
-export type FleetProblemCode = ProblemCode | keyof typeof FLEET_PROBLEM_CODES;
+import { FLEET_PROBLEM_CODES } from './codes.ts';
+import type { FleetProblemCode } from './codes.ts';
 
 export interface FleetProblemView extends Omit<FleetProblem, 'code'> {
   code: FleetProblemCode;

@@ -3,8 +3,8 @@ import { fleetBuilder } from './builder.ts';
 import { DATE_TIME_SCALAR } from '../../graphql/scalars.ts';
 import { HOST_KIND_VALUES } from '../../topology/host.ts';
 import { PROBLEM_CODES, PROBLEM_CODE_NAMES } from '../../diagnose/codes.ts';
-import { FLEET_PROBLEM_CODES } from '../problems.ts';
-import type { FleetProblemCode } from '../problems.ts';
+import { FLEET_PROBLEM_CODES, FLEET_PROBLEM_CODE_NAMES } from '../codes.ts';
+import type { FleetProblemCode } from '../codes.ts';
 
 fleetBuilder.scalarType('DateTime', DATE_TIME_SCALAR);
 
@@ -33,7 +33,7 @@ export const SeverityEnum = fleetBuilder.enumType('Severity', {
   } as const,
 });
 
-const codeNames = [...PROBLEM_CODE_NAMES, ...(Object.keys(FLEET_PROBLEM_CODES) as (keyof typeof FLEET_PROBLEM_CODES)[])];
+const codeNames = [...PROBLEM_CODE_NAMES, ...FLEET_PROBLEM_CODE_NAMES];
 export const ProblemCodeEnum = fleetBuilder.enumType('ProblemCode', {
   description: "What is wrong. The host's codes, and the fleet's own (HOST_STALE). Each code has one severity (see its description).",
   values: Object.fromEntries(
