@@ -28,9 +28,14 @@ export interface HostIdentity {
 export const LBTOPO_VERSION: string = (JSON.parse(readFileSync(projectPath('package.json'), 'utf8')) as { version: string }).version;
 export const PROCESS_STARTED_AT = Math.round(Date.now() - process.uptime() * 1000);
 
-/** AMPHORA when an Octavia load balancer is deployed here or the amphora-haproxy namespace exists. */
+/**
+ * What the state dirs hold decides: an Octavia load balancer makes an amphora, a neutron-lbaas
+ * pool a network node. With neither (a spare amphora before its first load balancer, a new
+ * network node), the amphora-haproxy namespace makes an amphora.
+ */
 export function hostKindOf(deployments: readonly LbaasDeployment[] | null, namespaces: readonly NamedNamespace[] | null): HostKind {
   if (deployments?.some((d) => d.layout === 'octavia')) return 'AMPHORA';
+  if (deployments?.some((d) => d.layout !== 'octavia')) return 'NETWORK_NODE';
   if (namespaces?.some((n) => n.kind === 'amphora-haproxy')) return 'AMPHORA';
   return 'NETWORK_NODE';
 }
