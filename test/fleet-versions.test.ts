@@ -11,6 +11,7 @@ import { migrateFleet, FLEET_SCHEMA_VERSION } from '../src/fleet/migrate.ts';
 import { createFleetApp, httpSdTargets } from '../src/fleet/serve.ts';
 import { loadConfig } from '../src/config.ts';
 import { addRoles, fleetGql, inProcessHost, writeV1Pool } from './fleet-support.ts';
+import { FleetPusher, PUSHED_PROBES } from '../src/fleet/push.ts';
 import type { TestHost } from './fleet-support.ts';
 
 const RECORDED = JSON.parse(readFileSync(new URL('./fixtures/fleet-push-format1.json', import.meta.url), 'utf8')) as { host: string; format: number; pools: Array<{ id: string }> };
@@ -21,7 +22,7 @@ let oldHost: TestHost, newHost: TestHost;
 before(async () => {
   db = await startThrowawayPostgres();
   await migrateFleet(db.url(), { upTo: 1 });
-  await addRoles(db.url(), ['old-host', 'new-host'], ['reader']);
+  await addRoles(db.url(), ['old-host', 'new-host', 'fold-host'], ['reader']);
   oldHost = inProcessHost('old-host', db.url('old-host'));
   newHost = inProcessHost('new-host', db.url('new-host'));
   writeV1Pool(newHost.lbaasDir);
@@ -108,5 +109,39 @@ test('a recreated SQLite outbox (new outbox id) restarts the sequence instead of
     fresh.app.close();
   } finally {
     await c.end();
+  }
+});
+
+test('a long outage folds changes into the newest waiting entry, and the replay still loses nothing', async () => {
+  // Collected while the database is unreachable (nothing listens on port 1), at most 2 entries kept.
+  const host = inProcessHost('fold-host', 'postgresql://fold-host@127.0.0.1:1/postgres');
+  const offline = new FleetPusher({ config: host.app.config, store: host.app.store, runner: host.app.runner, newSession: host.app.newSession, log: () => {}, maxOutboxEntries: 2 });
+  const ids: string[] = [];
+  try {
+    for (let i = 0; i < 4; i++) {
+      ids.push(writeV1Pool(host.lbaasDir).poolId);
+      assert.equal(await offline.collect(), true);
+      await offline.flush({ heartbeat: false });
+    }
+    assert.equal(offline.status().pending, 2, 'four changes, two entries');
+    assert.ok(offline.status().consecutiveFailures > 0);
+    await offline.stop();
+    const online = new FleetPusher({ config: { ...host.app.config, fleetDb: db.url('fold-host') }, store: host.app.store, runner: host.app.runner, newSession: host.app.newSession, log: () => {} });
+    assert.deepEqual(await online.flush({ heartbeat: false }), { pushed: 2, duplicates: 0 });
+    await online.stop();
+    const c = new pg.Client(db.url());
+    await c.connect();
+    try {
+      const pools = (await c.query("SELECT pool_id FROM lbtopo.pool_fact WHERE host = 'fold-host' ORDER BY pool_id")).rows.map((r) => r.pool_id);
+      assert.deepEqual(pools, [...ids].sort());
+      const remote = (await c.query("SELECT probe, scope, (extract(epoch FROM first_seen) * 1000)::bigint AS f, hash FROM lbtopo.observation WHERE host = 'fold-host'")).rows.map((r) => `${r.probe}|${r.scope}|${r.f}|${r.hash}`).sort();
+      const local = (host.app.store.db.prepare(`SELECT probe, scope, first_seen, hash FROM observation WHERE probe IN (${PUSHED_PROBES.map(() => '?').join(',')})`).all(...PUSHED_PROBES) as Array<{ probe: string; scope: string; first_seen: number; hash: string }>).map((r) => `${r.probe}|${r.scope}|${r.first_seen}|${r.hash}`).sort();
+      assert.deepEqual(remote, local, 'every observation row of the outage, once');
+      assert.ok(local.filter((r) => r.startsWith('lbaas|')).length >= 4);
+    } finally {
+      await c.end();
+    }
+  } finally {
+    host.app.close();
   }
 });

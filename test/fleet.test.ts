@@ -25,7 +25,7 @@ const run = promisify(execFile);
 
 let db: ThrowawayPostgres;
 let hostA: TestHost, hostB: TestHost;
-let hostC: { proc: ChildProcess; url: string; name: string; octaviaPool: string; stopped: boolean };
+let hostC: { proc: ChildProcess; url: string; name: string; octaviaPool: string; stopped: boolean; dir: string };
 let fleet: FleetApp;
 let fleetServer: Server;
 let fleetUrl: string;
@@ -65,7 +65,7 @@ before(async () => {
     });
     proc.once('exit', (code) => reject(new Error(`lbtopo serve exited ${code}: ${err}`)));
   });
-  hostC = { proc, url, name: 'host-c', octaviaPool: octavia.poolId, stopped: false };
+  hostC = { proc, url, name: 'host-c', octaviaPool: octavia.poolId, stopped: false, dir: dirs.dir };
 
   fleet = await createFleetApp(loadConfig({ LBTOPO_FLEET_DB: db.url('fleet-reader'), LBTOPO_LISTEN: '127.0.0.1:0' }), { log: () => {} });
   fleetServer = createServer(fleet.yoga);
@@ -91,7 +91,7 @@ after(async () => {
   fleetServer?.close();
   await fleet?.stop();
   await db?.destroy();
-  for (const h of [hostA, hostB]) if (h) rmSync(h.dir, { recursive: true, force: true });
+  for (const dir of [hostA?.dir, hostB?.dir, hostC?.dir]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 async function freePort(): Promise<number> {

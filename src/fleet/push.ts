@@ -89,6 +89,8 @@ export interface FleetPusherOptions {
   log?: (message: string) => void;
   /** Where Prometheus scrapes this host; default LBTOPO_FLEET_SCRAPE_URL, else from LBTOPO_LISTEN. */
   scrapeUrl?: string;
+  /** Past this many waiting entries, changes fold into the newest one (default 1000). */
+  maxOutboxEntries?: number;
 }
 
 export class FleetPusher {
@@ -99,6 +101,9 @@ export class FleetPusher {
   private readonly log: (message: string) => void;
   private readonly pool: pg.Pool;
   private readonly scrapeUrl: string | undefined;
+  private readonly maxOutboxEntries: number;
+  /** The outbox entry being sent: never folded into. */
+  private inFlightSeq: number | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private changeTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -119,6 +124,7 @@ export class FleetPusher {
     this.newSession = options.newSession;
     this.log = options.log ?? ((m) => console.error(m));
     this.scrapeUrl = options.scrapeUrl;
+    this.maxOutboxEntries = Math.max(2, options.maxOutboxEntries ?? 1000);
     const interval = this.config.fleetIntervalMs;
     this.pool = new pg.Pool({
       connectionString: url,
@@ -236,7 +242,19 @@ export class FleetPusher {
       }
       const observations = [...before, ...rows].map((r) => ({ probe: r.probe, scope: r.scope, firstSeen: r.first_seen, lastSeen: r.last_seen, hash: r.hash, payload: JSON.parse(r.payload) as unknown }));
       const payload: Omit<PushPayload, 'seq'> = { format: PUSH_FORMAT, ...who, outboxId: cursor.outbox_id, observedAt, pools: facts.pools, problems: facts.problems, observations };
-      db.prepare('INSERT INTO fleet_outbox (created_at, payload) VALUES (?, ?)').run(observedAt, JSON.stringify(payload));
+      const last = db.prepare<[], { seq: number; payload: string; n: number }>('SELECT seq, payload, (SELECT count(*) FROM fleet_outbox) AS n FROM fleet_outbox ORDER BY seq DESC LIMIT 1').get();
+      if (last && last.n >= this.maxOutboxEntries && last.seq !== this.inFlightSeq) {
+        // A long outage: fold this change into the newest waiting entry instead of adding one.
+        // Its facts are superseded (the newest win) and the observation rows are kept, in order,
+        // so the replay still loses nothing; the in-flight entry is never touched.
+        const merged = JSON.parse(last.payload) as PushPayload;
+        const rowKey = (o: ObservationRowPush) => `${o.probe}\u0000${o.scope}\u0000${o.firstSeen}\u0000${o.hash}`;
+        const byKey = new Map((merged.observations ?? []).map((o) => [rowKey(o), o]));
+        for (const o of observations) byKey.set(rowKey(o), o);
+        db.prepare('UPDATE fleet_outbox SET payload = ? WHERE seq = ?').run(JSON.stringify({ ...payload, observations: [...byKey.values()] }), last.seq);
+      } else {
+        db.prepare('INSERT INTO fleet_outbox (created_at, payload) VALUES (?, ?)').run(observedAt, JSON.stringify(payload));
+      }
       db.prepare('UPDATE fleet_cursor SET observation_id = ?, facts_hash = ? WHERE id = 1').run(maxId, factsHash);
       return true;
     });
@@ -259,8 +277,10 @@ export class FleetPusher {
     let duplicates = 0;
     try {
       for (let row = next.get(); row && !this.stopped; row = next.get()) {
+        this.inFlightSeq = row.seq;
         const result = await this.send({ ...(JSON.parse(row.payload) as PushPayload), seq: row.seq });
         ack.immediate(row.seq);
+        this.inFlightSeq = null;
         if (result === 'duplicate') duplicates++;
         else pushed++;
       }
@@ -273,6 +293,7 @@ export class FleetPusher {
       this.state.lastError = null;
       this.nextAttemptAt = 0;
     } catch (err) {
+      this.inFlightSeq = null;
       const message = (err as Error).message || String(err);
       if (this.state.consecutiveFailures === 0) this.log(`fleet push: cannot push to the fleet database (${message}); keeping the outbox and retrying with backoff`);
       this.state.consecutiveFailures++;
