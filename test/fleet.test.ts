@@ -250,6 +250,28 @@ test('after pg_ctl stop and start the host replays its outbox in order: nothing 
   hostA.pusher.start();
 });
 
+test('fleet serve keeps the host rules: loopback unless a token is set, and the token on every path but /health', async () => {
+  const refused = await run(process.execPath, ['src/main.ts', 'fleet', 'serve', '--listen', '0.0.0.0:4999'], { env: { ...process.env, LBTOPO_TOKEN: '', LBTOPO_FLEET_DB: db.url('fleet-reader') } }).then(
+    () => ({ code: 0, stderr: '' }),
+    (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+  );
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /refusing to listen on 0\.0\.0\.0:4999 without LBTOPO_TOKEN/);
+  const guarded = await createFleetApp(loadConfig({ LBTOPO_FLEET_DB: db.url('fleet-reader'), LBTOPO_TOKEN: 'fleet-secret' }), { log: () => {} });
+  try {
+    const ask = (path: string, token?: string) =>
+      guarded.yoga.fetch(`http://fleet.test${path}`, { method: path === '/graphql' ? 'POST' : 'GET', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, ...(path === '/graphql' ? { body: '{"query":"{ hosts { name } }"}' } : {}) });
+    for (const path of ['/graphql', '/metrics', '/http_sd']) {
+      assert.equal((await ask(path)).status, 401, path);
+      assert.equal((await ask(path, 'wrong')).status, 401, path);
+      assert.equal((await ask(path, 'fleet-secret')).status, 200, path);
+    }
+    assert.equal((await ask('/health')).status, 200);
+  } finally {
+    await guarded.stop();
+  }
+});
+
 test('http_sd lists every host for Prometheus, and the targets answer /metrics', async () => {
   const groups = (await (await fetch(`${fleetUrl}/http_sd`)).json()) as Array<{ targets: string[]; labels: Record<string, string> }>;
   assert.deepEqual(groups.map((g) => g.labels.lbtopo_host), ['host-a', 'host-b', 'host-c']);
