@@ -145,3 +145,36 @@ test('a long outage folds changes into the newest waiting entry, and the replay 
     host.app.close();
   }
 });
+
+test('a fleet database that accepts connections but never answers does not hold up the host: its answers come while the push waits', async () => {
+  // A loopback listener that takes the TCP connection and says nothing (a hung server, a black-holed pgbouncer).
+  const { createServer } = await import('node:net');
+  const sockets: import('node:net').Socket[] = [];
+  const silent = createServer((s) => sockets.push(s));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const port = (silent.address() as { port: number }).port;
+  const host = inProcessHost('hung-host', `postgresql://hung-host@127.0.0.1:${port}/postgres`, { LBTOPO_FLEET_INTERVAL: '2s' });
+  try {
+    writeV1Pool(host.lbaasDir);
+    let pushDone = false;
+    const push = host.pusher.cycle().then(() => (pushDone = true));
+    await new Promise((r) => setTimeout(r, 300));
+    const answer = await fetchPools(host);
+    assert.equal(answer.length, 1);
+    assert.equal(pushDone, false, 'the host answered while its push was still waiting');
+    await push;
+    const status = host.pusher.status();
+    assert.equal(status.pending, 1, 'the change waits in the outbox');
+    assert.match(status.lastError ?? '', /timeout/i);
+  } finally {
+    await host.pusher.stop();
+    host.app.close();
+    for (const s of sockets) s.destroy();
+    silent.close();
+  }
+});
+
+async function fetchPools(host: TestHost): Promise<unknown[]> {
+  const r = await host.app.yoga.fetch('http://lbtopo.test/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ pools(maxAge: 0) { id } problems { code } }' }) });
+  return ((await r.json()) as { data: { pools: unknown[] } }).data.pools;
+}
