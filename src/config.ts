@@ -29,6 +29,12 @@ export interface Config {
   fleetIntervalMs: number;
   /** The URL Prometheus scrapes this host's /metrics at (pushed for the fleet's http_sd); null: from LBTOPO_LISTEN. */
   fleetScrapeUrl: string | null;
+  /** Change events (netlink, OVSDB monitor, directory watches) outdate cached observations at once. */
+  events: boolean;
+  /** Read namespaces over rtnetlink in-process when the addon loads (else always `ip -batch`). */
+  netlink: boolean;
+  /** Background refresh interval keeping what checks and scrapes need warm; 0 = off. */
+  refreshMs: number;
 }
 
 /** Every setting: env name, flag name, default, meaning. The README table is made from this. */
@@ -47,6 +53,9 @@ export const SETTINGS = [
   { env: 'LBTOPO_FLEET_DB', flag: 'fleet-db', default: '', help: 'PostgreSQL URL to push facts to (serve) or read them from (fleet serve); sslmode, sslcert, sslkey, sslrootcert in the URL' },
   { env: 'LBTOPO_FLEET_INTERVAL', flag: 'fleet-interval', default: '30s', help: 'heartbeat push interval; three without a push make a host stale' },
   { env: 'LBTOPO_FLEET_SCRAPE_URL', flag: 'fleet-scrape-url', default: '', help: "where Prometheus scrapes this host's /metrics, for the fleet's http_sd (empty: from LBTOPO_LISTEN)" },
+  { env: 'LBTOPO_NETLINK', flag: 'netlink', default: 'on', help: 'read namespaces over rtnetlink in-process when the addon loads, else ip -batch (on or off)' },
+  { env: 'LBTOPO_EVENTS', flag: 'events', default: 'on', help: 'serve: let netlink, OVSDB monitor and directory-watch events outdate the cache at once (on or off)' },
+  { env: 'LBTOPO_REFRESH', flag: 'refresh', default: 'auto', help: 'serve: background refresh interval keeping checks and scrapes warm (auto = half the shortest TTL, 0 = off)' },
 ] as const;
 
 /** node:util parseArgs options for every setting flag (--listen, --db, ..., --ttl-<probe>). */
@@ -145,6 +154,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     LBTOPO_FLEET_SCRAPE_URL: z.string().refine((u) => u === '' || /^https?:\/\//.test(u), {
       error: (issue) => `LBTOPO_FLEET_SCRAPE_URL: ${JSON.stringify(issue.input)} is not an http(s):// URL`,
     }),
+    LBTOPO_NETLINK: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_NETLINK: ${JSON.stringify(issue.input)} is not on or off` }),
+    LBTOPO_EVENTS: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_EVENTS: ${JSON.stringify(issue.input)} is not on or off` }),
+    LBTOPO_REFRESH: z.string().transform((s, ctx) => {
+      if (s === 'auto') return -1;
+      const ms = parseDuration(s);
+      if (ms === null) {
+        ctx.addIssue({ code: 'custom', message: `LBTOPO_REFRESH: "${s}" is not auto, 0 or a duration (e.g. 5s)` });
+        return z.NEVER;
+      }
+      return ms;
+    }),
     ...Object.fromEntries(PROBE_NAMES.map((p) => [`LBTOPO_TTL_${p.toUpperCase()}`, duration(`LBTOPO_TTL_${p.toUpperCase()}`).optional()])),
   });
   const parsed = schema.safeParse(raw);
@@ -171,6 +191,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     fleetDb: v.LBTOPO_FLEET_DB === '' ? null : v.LBTOPO_FLEET_DB,
     fleetIntervalMs: v.LBTOPO_FLEET_INTERVAL,
     fleetScrapeUrl: v.LBTOPO_FLEET_SCRAPE_URL === '' ? null : v.LBTOPO_FLEET_SCRAPE_URL,
+    events: v.LBTOPO_EVENTS === 'on',
+    netlink: v.LBTOPO_NETLINK === 'on',
+    refreshMs: v.LBTOPO_REFRESH === -1 ? Math.max(1000, Math.floor(Math.min(...Object.values(probeTtlMs)) / 2)) : v.LBTOPO_REFRESH,
   };
   if (!isLoopback(config.listen.host) && !config.token) {
     throw new ConfigError(

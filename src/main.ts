@@ -31,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
       const { values } = parseArgs({ args: rest, options: settingOptions(), strict: true });
       const config = loadConfig(process.env, values as Record<string, string>);
       const { createApp, serve } = await import('./server.ts');
-      const app = createApp(config);
+      const app = createApp(config, { background: true });
       const server = await serve(app);
       const { address, port } = server.address() as AddressInfo;
       const base = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;

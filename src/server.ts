@@ -22,6 +22,20 @@ import { listPools } from './topology/queries.ts';
 import { readExampleQuery } from './example-queries.ts';
 import { StatsUnavailableError } from './topology/members.ts';
 import { useMetrics } from './metrics.ts';
+import { startHostWatchers } from './topology/watchers.ts';
+import { netlinkSupport, watchNamespace } from './host/netlink.ts';
+import { monitorOvs } from './host/ovsdb-jsonrpc.ts';
+import type { HostWatchers, WatchSources } from './topology/watchers.ts';
+import { startBackgroundRefresher } from './topology/refresher.ts';
+import type { BackgroundRefresher } from './topology/refresher.ts';
+
+/** The event sources this host offers: netlink when the addon loads, and the OVSDB monitor. */
+function defaultWatchSources(config: Config): WatchSources {
+  return {
+    ...(config.netlink && netlinkSupport().available ? { watchNamespace } : {}),
+    monitorOvs: (target, handlers) => monitorOvs(target, handlers),
+  };
+}
 
 
 export interface App {
@@ -33,11 +47,20 @@ export interface App {
   probes: HostProbes;
   /** A session outside HTTP (CLI `query` and `check` in-process). */
   newSession(): TopologySession;
+  watchers: HostWatchers | null;
+  refresher: BackgroundRefresher | null;
   close(): void;
 }
 
 export interface AppOptions {
   log?: (message: string) => void;
+  /**
+   * A long-lived server (serve): change events outdate the cache (LBTOPO_EVENTS) and a background
+   * refresher keeps checks and scrapes warm (LBTOPO_REFRESH). One-shot CLI runs need neither.
+   */
+  background?: boolean;
+  /** Where change events come from; defaults to what this host offers. */
+  watchSources?: WatchSources;
 }
 
 export function createApp(config: Config, options: AppOptions = {}): App {
@@ -57,7 +80,16 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     maskedErrors: { maskError: (error, message, isDev) => exposeExpectedError(error) ?? yogaMaskError(error, message, isDev) },
     plugins: [useBearerToken(config.token), useReadiness(store), useMetrics(runner, newSession), useProbeExtensions()],
   });
-  return { config, yoga, gateway, store, runner, probes, newSession, close: () => store.close() };
+  const watchers = options.background ? startHostWatchers(config, runner, options.watchSources ?? defaultWatchSources(config), log) : null;
+  const refresher = options.background && config.refreshMs > 0 ? startBackgroundRefresher(newSession, config.refreshMs, log) : null;
+  return {
+    config, yoga, gateway, store, runner, probes, newSession, watchers, refresher,
+    close: () => {
+      watchers?.close();
+      void refresher?.stop();
+      store.close();
+    },
+  };
 }
 
 /**
@@ -86,20 +118,36 @@ function exposeExpectedError(error: unknown): GraphQLError | null {
   return createGraphQLError(original.message, { nodes: error.nodes, path: error.path, extensions });
 }
 
+/** The request header that asks for every probe look in `extensions.probes`. */
+export const PROBE_TRACE_HEADER = 'x-lbtopo-trace';
+
+/**
+ * Every answer says in `extensions.probeSummary` how many looks ran, were shared, came from the
+ * cache or failed, and the slowest few; the full per-look trace (one entry per namespace: 400 on a
+ * 200-pool trace) only with `X-Lbtopo-Trace: probes` or `"extensions": {"trace": true}` in the body.
+ * Failures are always listed in full in `extensions.probeFailures`.
+ */
 function useProbeExtensions(): Plugin<GraphQLContext> {
   return {
     onExecute() {
       return {
         onExecuteDone({ args, result, setResult }) {
-          const session = (args.contextValue as GraphQLContext).session;
+          const context = args.contextValue as GraphQLContext & { request?: Request; params?: { extensions?: Record<string, unknown> } };
+          const session = context.session;
           if (!session || Symbol.asyncIterator in (result as object)) return;
           const r = result as ExecutionResult;
           const failures = session.trace.filter((e) => e.error);
+          const wantTrace = context.request?.headers.get(PROBE_TRACE_HEADER) === 'probes' || context.params?.extensions?.trace === true;
+          const round = (ms: number) => Math.round(ms * 10) / 10;
+          const bySource: Record<string, number> = { ran: 0, shared: 0, cache: 0, stale: 0, failed: 0 };
+          for (const e of session.trace) bySource[e.source] = (bySource[e.source] ?? 0) + 1;
+          const slowest = [...session.trace].sort((a, b) => b.durationMs - a.durationMs).slice(0, 3).map((e) => ({ probe: e.probe, scope: e.scope, source: e.source, durationMs: round(e.durationMs) }));
           setResult({
             ...r,
             extensions: {
               ...r.extensions,
-              probes: session.trace.map((e) => ({ ...e, durationMs: Math.round(e.durationMs * 10) / 10 })),
+              probeSummary: { looks: session.trace.length, ...bySource, slowest },
+              ...(wantTrace ? { probes: session.trace.map((e) => ({ ...e, durationMs: round(e.durationMs) })) } : {}),
               ...(failures.length > 0 ? { probeFailures: failures.map((e) => ({ probe: e.probe, scope: e.scope, servedStale: e.source === 'stale', observedAt: e.observedAt, ...e.error })) } : {}),
             },
           });

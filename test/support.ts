@@ -26,7 +26,7 @@ export function appForLab(lab: Lab, env: Record<string, string> = {}, db = tmpDb
 export async function gql<T = any>(app: App, query: string, variables: Record<string, unknown> = {}): Promise<GqlResponse<T>> {
   const response = await app.yoga.fetch('http://lbtopo.test/graphql', {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', 'x-lbtopo-trace': 'probes' },
     body: JSON.stringify({ query, variables }),
   });
   return (await response.json()) as GqlResponse<T>;

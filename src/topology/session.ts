@@ -13,6 +13,8 @@ export class TopologySession {
   readonly trace: ProbeTraceEntry[] = [];
   /** Freshness asked for by the query (`maxAge`); undefined = each probe's TTL. */
   maxAgeMs: number | undefined;
+  /** Refresh ahead by this long (the background refresher's sessions); 0 for a request. */
+  aheadMs = 0;
   private readonly loader: DataLoader<ProbeKey, Observed<unknown>, string>;
 
   readonly runner: ProbeRunner;
@@ -24,7 +26,7 @@ export class TopologySession {
     this.probes = probes;
     this.config = config;
     this.loader = new DataLoader(
-      (keys) => Promise.all(keys.map((k) => this.runner.observe(this.probes[k.probe] as ProbeDefinition<unknown>, k.scope, { maxAgeMs: this.maxAgeMs }, this.trace).catch((e: Error) => e))),
+      (keys) => Promise.all(keys.map((k) => this.runner.observe(this.probes[k.probe] as ProbeDefinition<unknown>, k.scope, { maxAgeMs: this.maxAgeMs, aheadMs: this.aheadMs }, this.trace).catch((e: Error) => e))),
       { cacheKeyFn: (k) => `${k.probe}\u0000${k.scope}`, batch: false },
     );
   }
