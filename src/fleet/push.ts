@@ -109,7 +109,8 @@ export class FleetPusher {
   private retryTimer: NodeJS.Timeout | null = null;
   private stopObserving: (() => void) | null = null;
   private cycleInFlight: Promise<void> | null = null;
-  private cycleAgain = false;
+  private again: { heartbeat: boolean } | null = null;
+  private followUp: Promise<void> | null = null;
   private deriving = false;
   private nextAttemptAt = 0;
   private stopped = false;
@@ -159,11 +160,13 @@ export class FleetPusher {
     return { pending: n, ...this.state };
   }
 
-  /** One collect and flush; concurrent calls share the one running (and one more runs after it). */
+  /** One collect and flush; a call while one runs gets one more run after it (shared by all such calls). */
   cycle(options: { heartbeat: boolean } = { heartbeat: true }): Promise<void> {
     if (this.cycleInFlight) {
-      this.cycleAgain ||= options.heartbeat;
-      return this.cycleInFlight;
+      // A change seen meanwhile may be newer than what this cycle derived: run once more after it.
+      this.again = { heartbeat: (this.again?.heartbeat ?? false) || options.heartbeat };
+      // The caller waits for the cycle that starts after this one, which sees what it asked about.
+      return this.cycleInFlight.then(() => this.followUp ?? undefined);
     }
     this.cycleInFlight = (async () => {
       try {
@@ -173,10 +176,9 @@ export class FleetPusher {
         this.log(`fleet push: ${(err as Error).message}`);
       } finally {
         this.cycleInFlight = null;
-        if (this.cycleAgain && !this.stopped) {
-          this.cycleAgain = false;
-          void this.cycle({ heartbeat: true });
-        }
+        const again = this.again;
+        this.again = null;
+        this.followUp = again && !this.stopped ? this.cycle(again) : null;
       }
     })();
     return this.cycleInFlight;
