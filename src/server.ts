@@ -14,6 +14,7 @@ import type { GraphQLContext } from './graphql/context.ts';
 import type { Config } from './config.ts';
 import { CommandGateway } from './host/exec.ts';
 import { ObservationStore } from './cache/store.ts';
+import type { StoreHealth } from './cache/store.ts';
 import { ProbeFailedError, ProbeRunner } from './cache/runner.ts';
 import { defineHostProbes } from './topology/probes.ts';
 import type { HostProbes } from './topology/probes.ts';
@@ -33,7 +34,7 @@ import type { BackgroundRefresher } from './topology/refresher.ts';
 function defaultWatchSources(config: Config): WatchSources {
   return {
     ...(config.netlink && netlinkSupport().available ? { watchNamespace } : {}),
-    monitorOvs: (target, handlers) => monitorOvs(target, handlers),
+    ...(config.ovsdbJsonRpc ? { monitorOvs: (target: string, handlers: Parameters<typeof monitorOvs>[1]) => monitorOvs(target, handlers, { ssl: config.ovsdbSsl }) } : {}),
   };
 }
 
@@ -66,7 +67,7 @@ export interface AppOptions {
 export function createApp(config: Config, options: AppOptions = {}): App {
   const log = options.log ?? ((m: string) => console.error(m));
   const gateway = new CommandGateway({ timeoutMs: config.commandTimeoutMs, concurrency: config.commandConcurrency });
-  const store = new ObservationStore(config.db);
+  const store = new ObservationStore(config.db, { log });
   const runner = new ProbeRunner(store, log);
   const probes = defineHostProbes(config, gateway);
   const newSession = () => new TopologySession(runner, probes, config);
@@ -78,7 +79,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     landingPage: false,
     logging: { debug: () => {}, info: () => {}, warn: (...a: unknown[]) => log(a.map(String).join(' ')), error: (...a: unknown[]) => log(a.map(String).join(' ')) },
     maskedErrors: { maskError: (error, message, isDev) => exposeExpectedError(error) ?? yogaMaskError(error, message, isDev) },
-    plugins: [useBearerToken(config.token), useReadiness(store), useMetrics(runner, newSession), useProbeExtensions()],
+    plugins: [useBearerToken(config.token), useReadiness(store), useMetrics(runner, newSession), useProbeExtensions(), useStoreHealth(store)],
   });
   const watchers = options.background ? startHostWatchers(config, runner, options.watchSources ?? defaultWatchSources(config), log) : null;
   const refresher = options.background && config.refreshMs > 0 ? startBackgroundRefresher(newSession, config.refreshMs, log) : null;
@@ -163,10 +164,35 @@ function useReadiness(store: ObservationStore): Plugin {
       if (url.pathname !== '/ready') return;
       try {
         store.ping();
-        endResponse(new fetchAPI.Response('ready', { status: 200 }));
+        endResponse(new fetchAPI.Response(['ready', ...storeNotes(store.health())].join('\n'), { status: 200 }));
       } catch (err) {
         endResponse(new fetchAPI.Response(`not ready: ${(err as Error).message}`, { status: 503 }));
       }
+    },
+  };
+}
+
+/**
+ * The cache's own troubles, said apart from the host's: /ready's body and every response's
+ * extensions.store name the file. The server answers through both (see cache/store.ts).
+ */
+function storeNotes(health: StoreHealth): string[] {
+  const notes = health.setAside.map((s) => `the cache file ${s.file} was corrupt (${s.reason}); it was set aside as ${s.movedTo} at ${new Date(s.at).toISOString()} and a new one started`);
+  if (health.writeFailure) notes.push(`the cache file ${health.file} cannot be written since ${new Date(health.writeFailure.since).toISOString()} (${health.writeFailure.message}): looks are served from memory, not kept`);
+  return notes;
+}
+
+function useStoreHealth(store: ObservationStore): Plugin<GraphQLContext> {
+  return {
+    onExecute() {
+      return {
+        onExecuteDone({ result, setResult }) {
+          const health = store.health();
+          if ((!health.writeFailure && health.setAside.length === 0) || Symbol.asyncIterator in (result as object)) return;
+          const r = result as ExecutionResult;
+          setResult({ ...r, extensions: { ...r.extensions, store: { file: health.file, writeFailure: health.writeFailure, setAside: health.setAside, notes: storeNotes(health) } } });
+        },
+      };
     },
   };
 }

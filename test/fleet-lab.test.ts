@@ -4,7 +4,7 @@
 // real push code. What the fleet says about each pool is what its host says about it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -38,13 +38,16 @@ before(async () => {
   db = await startThrowawayPostgres();
   await migrateFleet(db.url());
   await addRoles(db.url(), ['node-1', 'amp-1'], ['reader']);
-  const nowhere = join(lab.dir, 'not-here');
-  const split: Record<string, Record<string, string>> = {
-    'node-1': { LBTOPO_OCTAVIA_DIR: nowhere },
-    'amp-1': { LBTOPO_LBAAS_DIR: nowhere },
+  // Each host's other state dir is an empty one of its own (a state dir that is named must exist).
+  const split: Record<string, (empty: string) => Record<string, string>> = {
+    'node-1': (empty) => ({ LBTOPO_OCTAVIA_DIR: empty }),
+    'amp-1': (empty) => ({ LBTOPO_LBAAS_DIR: empty }),
   };
-  for (const [name, env] of Object.entries(split)) {
+  for (const [name, other] of Object.entries(split)) {
     const dir = mkdtempSync(join(tmpdir(), `lbtopo-fleet-${name}-`));
+    const empty = join(dir, 'empty-state-dir');
+    mkdirSync(empty);
+    const env = other(empty);
     const config = loadConfig({ ...lab.env(), ...env, LBTOPO_HOST: name, LBTOPO_DB: join(dir, 'topology.sqlite'), LBTOPO_TTL: '0s', LBTOPO_FLEET_DB: db.url(name), LBTOPO_FLEET_INTERVAL: '1s' });
     const app = createApp(config, { log: () => {} });
     const pusher = new FleetPusher({ config, store: app.store, runner: app.runner, newSession: app.newSession, log: () => {} });

@@ -44,6 +44,20 @@ export async function commandsDuring(app: App, fn: () => Promise<unknown>): Prom
   return ran;
 }
 
+/** Runs `fn` and returns the probe looks that ran meanwhile (not cache hits or shared runs), as probe:scope. */
+export async function probesRunDuring(app: App, fn: () => Promise<unknown>): Promise<string[]> {
+  const ran: string[] = [];
+  const stop = app.runner.onObserve((entry) => {
+    if (entry.source === 'ran') ran.push(`${entry.probe}:${entry.scope}`);
+  });
+  try {
+    await fn();
+  } finally {
+    stop();
+  }
+  return ran;
+}
+
 /** What `ip netns identify PID` prints, one name per line. */
 export function ipNetnsIdentify(pid: number): string[] {
   return execFileSync('ip', ['netns', 'identify', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();

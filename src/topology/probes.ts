@@ -11,7 +11,7 @@ import type { ProbeDefinition } from '../cache/runner.ts';
 import type { CommandGateway } from '../host/exec.ts';
 import { listLbaasDeployments } from '../host/lbaas-state.ts';
 import type { LbaasDeployment } from '../host/lbaas-state.ts';
-import { listNamespaces } from '../host/netns.ts';
+import { listNamespaces, namespaceInodeNow } from '../host/netns.ts';
 import type { NamedNamespace } from '../host/netns.ts';
 import { scanProcesses } from '../host/procfs.ts';
 import type { ProcessInfo } from '../host/procfs.ts';
@@ -68,6 +68,8 @@ export interface HostProbes {
   ip: ProbeDefinition<NetworkObservation>;
   ovs: ProbeDefinition<OvsObservation>;
   stats: ProbeDefinition<StatsObservation>;
+  /** The inode of a named namespace now (null: gone), checked before its cached network is served. */
+  namespaceInode?: (name: string) => number | null | undefined;
 }
 
 export function defineHostProbes(config: Config, gateway: CommandGateway): HostProbes {
@@ -76,7 +78,7 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
     lbaas: {
       name: 'lbaas',
       ttlMs: ttl('lbaas'),
-      run: () => listLbaasDeployments({ lbaasDir: config.lbaasDir, octaviaDir: config.octaviaDir }),
+      run: () => listLbaasDeployments({ lbaasDir: config.lbaasDir, octaviaDir: config.octaviaDir, required: config.stateDirsGiven }),
     },
     netns: { name: 'netns', ttlMs: ttl('netns'), run: () => listNamespaces(config.netnsDir) },
     proc: {
@@ -90,11 +92,12 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
       ttlMs: ttl('ip'),
       run: (namespace) => readNamespaceNetworkBest(gateway, namespace, { netnsDir: config.netnsDir, netlink: config.netlink, timeoutMs: config.commandTimeoutMs }),
     },
-    ovs: { name: 'ovs', ttlMs: ttl('ovs'), run: (ovsdb) => readOvsSnapshotBest(gateway, ovsdb, { timeoutMs: config.commandTimeoutMs }) },
+    ovs: { name: 'ovs', ttlMs: ttl('ovs'), run: (ovsdb) => readOvsSnapshotBest(gateway, ovsdb, { timeoutMs: config.commandTimeoutMs, jsonRpc: config.ovsdbJsonRpc, ssl: config.ovsdbSsl }) },
     stats: {
       name: 'stats',
       ttlMs: ttl('stats'),
       run: async (socketPath) => compactStats(await queryHaproxyStats(socketPath, { timeoutMs: Math.min(2000, config.commandTimeoutMs) })),
     },
+    namespaceInode: (name) => namespaceInodeNow(config.netnsDir, name),
   };
 }

@@ -11,7 +11,8 @@ import type { NamespaceNetwork } from '../host/iproute.ts';
 import { NetlinkError, netlinkSupport, readNamespaceNetworkNetlink } from '../host/netlink.ts';
 import { nsfsDevice } from '../host/netns.ts';
 import { readOvsSnapshotPreferRpc } from '../host/ovsdb-jsonrpc.ts';
-import type { OvsSnapshot } from '../host/ovs.ts';
+import { readOvsSnapshot } from '../host/ovs.ts';
+import type { OvsdbSslFiles, OvsSnapshot } from '../host/ovs.ts';
 
 export interface ReadBy {
   /** netlink | ip, jsonrpc | ovs-vsctl. */
@@ -55,7 +56,7 @@ export async function readNamespaceNetworkBest(gateway: CommandGateway, namespac
       fallbackReason = `netlink ${err.failure}: ${err.message}`;
     }
   }
-  const network = await readNamespaceNetwork(gateway, namespace, { netnsDir: options.netnsDir } as { signal?: AbortSignal });
+  const network = await readNamespaceNetwork(gateway, namespace, { netnsDir: options.netnsDir });
   return { ...network, readBy: { reader: 'ip', fallbackReason } };
 }
 
@@ -69,8 +70,11 @@ async function namespaceInode(path: string): Promise<number | null> {
 }
 
 /** The OVS snapshot over JSON-RPC, or ovs-vsctl when the socket cannot be spoken to. */
-export async function readOvsSnapshotBest(gateway: CommandGateway, target: string, options: { timeoutMs: number }): Promise<OvsObservation> {
-  const result = await readOvsSnapshotPreferRpc(gateway, target, { callTimeoutMs: options.timeoutMs, connectTimeoutMs: options.timeoutMs });
+export async function readOvsSnapshotBest(gateway: CommandGateway, target: string, options: { timeoutMs: number; jsonRpc: boolean; ssl: OvsdbSslFiles | null }): Promise<OvsObservation> {
+  if (!options.jsonRpc) {
+    return { ...(await readOvsSnapshot(gateway, target, { ssl: options.ssl })), readBy: { reader: 'ovs-vsctl', fallbackReason: 'OVSDB JSON-RPC turned off (LBTOPO_OVSDB_JSONRPC=off)' } };
+  }
+  const result = await readOvsSnapshotPreferRpc(gateway, target, { callTimeoutMs: options.timeoutMs, connectTimeoutMs: options.timeoutMs, ssl: options.ssl });
   const readBy: ReadBy = { reader: result.source };
   if (result.rpcError) readBy.fallbackReason = result.rpcError.message;
   return { ...result.snapshot, readBy };
