@@ -1,5 +1,6 @@
 // Settings from LBTOPO_* environment variables and the same names as flags (--listen, --db, ...),
 // validated up front so a typo fails at start with a message naming the setting, not later.
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { isValidOvsdbTarget } from './host/ovs.ts';
 import type { OvsdbSslFiles } from './host/ovs.ts';
@@ -23,6 +24,14 @@ export interface Config {
   token: string | null;
   commandTimeoutMs: number;
   commandConcurrency: number;
+  /** This host's name in the fleet (LBTOPO_HOST, default the hostname); also its PostgreSQL login role. */
+  host: string;
+  /** PostgreSQL URL the host pushes its facts to (and `fleet serve` reads); null: no fleet. */
+  fleetDb: string | null;
+  /** Heartbeat push interval; a host silent for three intervals is stale. */
+  fleetIntervalMs: number;
+  /** The URL Prometheus scrapes this host's /metrics at (pushed for the fleet's http_sd); null: from LBTOPO_LISTEN. */
+  fleetScrapeUrl: string | null;
   /** Change events (netlink, OVSDB monitor, directory watches) outdate cached observations at once. */
   events: boolean;
   /** Read namespaces over rtnetlink in-process when the addon loads (else always `ip -batch`). */
@@ -78,6 +87,10 @@ export const SETTINGS = [
   { env: 'LBTOPO_TOKEN', flag: 'token', default: '', help: 'bearer token; required to listen anywhere but loopback' },
   { env: 'LBTOPO_COMMAND_TIMEOUT', flag: 'command-timeout', default: '5s', help: 'timeout of each host command' },
   { env: 'LBTOPO_COMMAND_CONCURRENCY', flag: 'command-concurrency', default: '4', help: 'host commands run at once' },
+  { env: 'LBTOPO_HOST', flag: 'host', default: '', help: "this host's name in the fleet and its PostgreSQL role (empty: the hostname)" },
+  { env: 'LBTOPO_FLEET_DB', flag: 'fleet-db', default: '', help: 'PostgreSQL URL to push facts to (serve) or read them from (fleet serve); sslmode, sslcert, sslkey, sslrootcert in the URL' },
+  { env: 'LBTOPO_FLEET_INTERVAL', flag: 'fleet-interval', default: '30s', help: 'heartbeat push interval; three without a push make a host stale' },
+  { env: 'LBTOPO_FLEET_SCRAPE_URL', flag: 'fleet-scrape-url', default: '', help: "where Prometheus scrapes this host's /metrics, for the fleet's http_sd (empty: from LBTOPO_LISTEN)" },
   { env: 'LBTOPO_NETLINK', flag: 'netlink', default: 'on', help: 'read namespaces over rtnetlink in-process when the addon loads, else ip -batch (on or off)' },
   { env: 'LBTOPO_OVSDB_JSONRPC', flag: 'ovsdb-jsonrpc', default: 'on', help: 'read OVS over JSON-RPC on the OVSDB socket, else ovs-vsctl (on or off)' },
   { env: 'LBTOPO_EVENTS', flag: 'events', default: 'on', help: 'serve: let netlink, OVSDB monitor and directory-watch events outdate the cache at once (on or off)' },
@@ -165,6 +178,17 @@ function parseListen(text: string): { host: string; port: number } | null {
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
+/** A host name that is also a safe PostgreSQL role name (quoted, but no quotes or spaces inside). */
+export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** The hostname, cut at the first dot when it is not a valid host name as a whole. */
+function defaultHostName(): string {
+  const name = hostname();
+  if (HOST_NAME.test(name)) return name;
+  const short = name.split('.')[0] ?? '';
+  return HOST_NAME.test(short) ? short : 'localhost';
+}
+
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -204,6 +228,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     LBTOPO_COMMAND_TIMEOUT: duration('LBTOPO_COMMAND_TIMEOUT').refine((ms) => ms >= 100, 'LBTOPO_COMMAND_TIMEOUT must be at least 100ms'),
     LBTOPO_PROCESSES: z.enum(['lbaas', 'all'], { error: (issue) => `LBTOPO_PROCESSES: ${JSON.stringify(issue.input)} is not lbaas or all` }),
     LBTOPO_COMMAND_CONCURRENCY: z.coerce.number().int('LBTOPO_COMMAND_CONCURRENCY must be an integer').min(1).max(64),
+    LBTOPO_HOST: z.string().refine((h) => h === '' || HOST_NAME.test(h), {
+      error: (issue) => `LBTOPO_HOST: ${JSON.stringify(issue.input)} is not a host name (letters, digits, '.', '_', '-'; at most 63; it is also a PostgreSQL role name)`,
+    }),
+    LBTOPO_FLEET_DB: z.string().refine((u) => u === '' || /^postgres(ql)?:\/\//.test(u), {
+      error: (issue) => `LBTOPO_FLEET_DB: ${JSON.stringify(issue.input)} is not a postgresql:// URL`,
+    }),
+    LBTOPO_FLEET_INTERVAL: duration('LBTOPO_FLEET_INTERVAL').refine((ms) => ms >= 200, 'LBTOPO_FLEET_INTERVAL must be at least 200ms'),
+    LBTOPO_FLEET_SCRAPE_URL: z.string().refine((u) => u === '' || /^https?:\/\//.test(u), {
+      error: (issue) => `LBTOPO_FLEET_SCRAPE_URL: ${JSON.stringify(issue.input)} is not an http(s):// URL`,
+    }),
     LBTOPO_NETLINK: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_NETLINK: ${JSON.stringify(issue.input)} is not on or off` }),
     LBTOPO_OVSDB_JSONRPC: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_OVSDB_JSONRPC: ${JSON.stringify(issue.input)} is not on or off` }),
     LBTOPO_EVENTS: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_EVENTS: ${JSON.stringify(issue.input)} is not on or off` }),
@@ -253,6 +287,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     token: v.LBTOPO_TOKEN === '' ? null : v.LBTOPO_TOKEN,
     commandTimeoutMs: v.LBTOPO_COMMAND_TIMEOUT,
     commandConcurrency: v.LBTOPO_COMMAND_CONCURRENCY,
+    host: v.LBTOPO_HOST === '' ? defaultHostName() : v.LBTOPO_HOST,
+    fleetDb: v.LBTOPO_FLEET_DB === '' ? null : v.LBTOPO_FLEET_DB,
+    fleetIntervalMs: v.LBTOPO_FLEET_INTERVAL,
+    fleetScrapeUrl: v.LBTOPO_FLEET_SCRAPE_URL === '' ? null : v.LBTOPO_FLEET_SCRAPE_URL,
     events: v.LBTOPO_EVENTS === 'on',
     netlink: v.LBTOPO_NETLINK === 'on',
     ovsdbJsonRpc: v.LBTOPO_OVSDB_JSONRPC === 'on',

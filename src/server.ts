@@ -3,7 +3,7 @@
 // a bearer token when configured, probe traces in every response's extensions, expected errors
 // shown and unexpected ones masked and logged.
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { createGraphQLError, createYoga, maskError as yogaMaskError } from 'graphql-yoga';
 import type { GraphiQLOptions, Plugin, YogaServerInstance } from 'graphql-yoga';
@@ -208,7 +208,8 @@ function useStoreHealth(store: ObservationStore): Plugin<GraphQLContext> {
   };
 }
 
-function useBearerToken(token: string | null): Plugin {
+/** Every path but /health needs the token when one is configured (the fleet service uses it too). */
+export function useBearerToken(token: string | null): Plugin {
   const expected = token ? Buffer.from(`Bearer ${token}`) : null;
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
@@ -224,9 +225,16 @@ function useBearerToken(token: string | null): Plugin {
   };
 }
 
+/** What serve() needs: the host App, or the fleet service's (src/fleet/serve.ts). */
+export interface Servable {
+  config: Pick<Config, 'listen'>;
+  yoga: unknown;
+  close(): void;
+}
+
 /** Listens; resolves when listening. SIGINT/SIGTERM close the server and the database. */
-export async function serve(app: App): Promise<Server> {
-  const server = createServer(app.yoga);
+export async function serve(app: Servable): Promise<Server> {
+  const server = createServer(app.yoga as RequestListener);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(app.config.listen.port, app.config.listen.host, () => resolve());

@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config.ts';
 import { PROBLEM_CODE_NAMES, severityRank } from '../diagnose/codes.ts';
+import { FLEET_PROBLEM_CODE_NAMES } from '../fleet/codes.ts';
 import type { ProblemCode, Severity } from '../diagnose/codes.ts';
 import { runGraphQL, TARGET_OPTIONS, targetFromFlags, UnreachableError, UsageError } from './client.ts';
 import { settingOptions } from '../config.ts';
@@ -126,7 +127,9 @@ export async function checkCommand(args: string[]): Promise<number> {
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     thresholds = { warning: positiveInt('warning', values.warning, 1), critical: positiveInt('critical', values.critical, 1) };
     ignored = new Set(values.ignore ?? []);
-    for (const code of ignored) if (!(PROBLEM_CODE_NAMES as string[]).includes(code)) throw new UsageError(`--ignore ${code}: not a problem code (${PROBLEM_CODE_NAMES.join(', ')})`);
+    // A fleet (--url of lbtopo fleet serve) adds HOST_STALE.
+    const codes: string[] = [...PROBLEM_CODE_NAMES, ...FLEET_PROBLEM_CODE_NAMES];
+    for (const code of ignored) if (!codes.includes(code)) throw new UsageError(`--ignore ${code}: not a problem code (${codes.join(', ')})`);
     if (values['max-age'] !== undefined) {
       if (!/^\d+(\.\d+)?$/.test(values['max-age'])) throw new UsageError(`--max-age ${JSON.stringify(values['max-age'])}: expected seconds >= 0`);
       maxAge = Number(values['max-age']);
