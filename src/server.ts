@@ -1,4 +1,4 @@
-// The HTTP side: yoga over the schema, with GraphiQL whose default query traces one pool,
+// The HTTP side: yoga over the schema, with GraphiQL served offline (graphiql.ts; `/` leads there),
 // /health (liveness) and /ready (the SQLite file answers), /metrics for Prometheus (metrics.ts),
 // a bearer token when configured, probe traces in every response's extensions, expected errors
 // shown and unexpected ones masked and logged.
@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { createGraphQLError, createYoga, maskError as yogaMaskError } from 'graphql-yoga';
-import type { GraphiQLOptions, Plugin, YogaServerInstance } from 'graphql-yoga';
+import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { GraphQLError } from 'graphql';
 import type { ExecutionResult } from 'graphql';
 import { schema } from './graphql/index.ts';
@@ -18,8 +18,7 @@ import { ProbeFailedError, ProbeRunner } from './cache/runner.ts';
 import { defineHostProbes } from './topology/probes.ts';
 import type { HostProbes } from './topology/probes.ts';
 import { TopologySession } from './topology/session.ts';
-import { listPools } from './topology/queries.ts';
-import { readExampleQuery } from './example-queries.ts';
+import { graphiqlOptions, renderGraphiqlPage, useGraphiqlAssets } from './graphiql.ts';
 import { StatsUnavailableError } from './topology/members.ts';
 import { useMetrics } from './metrics.ts';
 
@@ -52,27 +51,13 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     schema,
     context: () => ({ session: newSession() }),
     graphiql: () => graphiqlOptions(newSession()),
+    renderGraphiQL: renderGraphiqlPage,
     landingPage: false,
     logging: { debug: () => {}, info: () => {}, warn: (...a: unknown[]) => log(a.map(String).join(' ')), error: (...a: unknown[]) => log(a.map(String).join(' ')) },
     maskedErrors: { maskError: (error, message, isDev) => exposeExpectedError(error) ?? yogaMaskError(error, message, isDev) },
-    plugins: [useBearerToken(config.token), useReadiness(store), useMetrics(runner, newSession), useProbeExtensions()],
+    plugins: [useBearerToken(config.token), useGraphiqlAssets(), useReadiness(store), useMetrics(runner, newSession), useProbeExtensions()],
   });
   return { config, yoga, gateway, store, runner, probes, newSession, close: () => store.close() };
-}
-
-/**
- * GraphiQL opens on the trace of one pool (the first on this host) and, in a second tab, the
- * trace of every pool. Listing pools reads the state dirs only.
- */
-async function graphiqlOptions(session: TopologySession): Promise<GraphiQLOptions> {
-  const pools = await listPools(session).catch(() => []);
-  return {
-    title: 'lbaas-topology',
-    defaultTabs: [
-      { query: readExampleQuery('pool-trace'), variables: JSON.stringify({ id: pools[0]?.id ?? '<pool uuid>' }, null, 2) },
-      { query: readExampleQuery('pools-trace') },
-    ],
-  };
 }
 
 /** Host failures are expected: show what failed and why instead of "Unexpected error.". */
