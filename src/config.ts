@@ -5,6 +5,10 @@ import { isValidOvsdbTarget } from './host/ovs.ts';
 
 export const PROBE_NAMES = ['lbaas', 'netns', 'proc', 'ip', 'ovs', 'stats'] as const;
 export type ProbeName = (typeof PROBE_NAMES)[number];
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['json', 'text'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface Config {
   listen: { host: string; port: number };
@@ -20,6 +24,8 @@ export interface Config {
   token: string | null;
   commandTimeoutMs: number;
   commandConcurrency: number;
+  logFormat: LogFormat;
+  logLevel: LogLevel;
 }
 
 /** Every setting: env name, flag name, default, meaning. The README table is made from this. */
@@ -34,6 +40,8 @@ export const SETTINGS = [
   { env: 'LBTOPO_TOKEN', flag: 'token', default: '', help: 'bearer token; required to listen anywhere but loopback' },
   { env: 'LBTOPO_COMMAND_TIMEOUT', flag: 'command-timeout', default: '5s', help: 'timeout of each host command' },
   { env: 'LBTOPO_COMMAND_CONCURRENCY', flag: 'command-concurrency', default: '4', help: 'host commands run at once' },
+  { env: 'LBTOPO_LOG_FORMAT', flag: 'log-format', default: 'json', help: 'log lines on stderr: json (one object per line) or text' },
+  { env: 'LBTOPO_LOG_LEVEL', flag: 'log-level', default: 'info', help: 'least severe log level written: debug, info, warn, error' },
 ] as const;
 
 /** node:util parseArgs options for every setting flag (--listen, --db, ..., --ttl-<probe>). */
@@ -111,6 +119,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     LBTOPO_TOKEN: z.string(),
     LBTOPO_COMMAND_TIMEOUT: duration('LBTOPO_COMMAND_TIMEOUT').refine((ms) => ms >= 100, 'LBTOPO_COMMAND_TIMEOUT must be at least 100ms'),
     LBTOPO_COMMAND_CONCURRENCY: z.coerce.number().int('LBTOPO_COMMAND_CONCURRENCY must be an integer').min(1).max(64),
+    LBTOPO_LOG_FORMAT: z.enum(LOG_FORMATS, { error: (i) => `LBTOPO_LOG_FORMAT: ${JSON.stringify(i.input)} is not ${LOG_FORMATS.join(' or ')}` }),
+    LBTOPO_LOG_LEVEL: z.enum(LOG_LEVELS, { error: (i) => `LBTOPO_LOG_LEVEL: ${JSON.stringify(i.input)} is not one of ${LOG_LEVELS.join(', ')}` }),
     ...Object.fromEntries(PROBE_NAMES.map((p) => [`LBTOPO_TTL_${p.toUpperCase()}`, duration(`LBTOPO_TTL_${p.toUpperCase()}`).optional()])),
   });
   const parsed = schema.safeParse(raw);
@@ -133,6 +143,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     token: v.LBTOPO_TOKEN === '' ? null : v.LBTOPO_TOKEN,
     commandTimeoutMs: v.LBTOPO_COMMAND_TIMEOUT,
     commandConcurrency: v.LBTOPO_COMMAND_CONCURRENCY,
+    logFormat: v.LBTOPO_LOG_FORMAT,
+    logLevel: v.LBTOPO_LOG_LEVEL,
   };
   if (!isLoopback(config.listen.host) && !config.token) {
     throw new ConfigError(

@@ -21,6 +21,8 @@ import { TopologySession } from './topology/session.ts';
 import { graphiqlOptions, renderGraphiqlPage, useGraphiqlAssets } from './graphiql.ts';
 import { StatsUnavailableError } from './topology/members.ts';
 import { useMetrics } from './metrics.ts';
+import { callbackLogger, createLogger, useRequestLog, yogaLogging } from './log.ts';
+import type { Logger } from './log.ts';
 
 
 export interface App {
@@ -36,11 +38,14 @@ export interface App {
 }
 
 export interface AppOptions {
+  /** Plain messages at warn and worse (tests, the in-process CLI); without it, logs follow LBTOPO_LOG_*. */
   log?: (message: string) => void;
+  logger?: Logger;
 }
 
 export function createApp(config: Config, options: AppOptions = {}): App {
-  const log = options.log ?? ((m: string) => console.error(m));
+  const logger = options.logger ?? (options.log ? callbackLogger(options.log) : createLogger({ format: config.logFormat, level: config.logLevel }));
+  const log = (m: string) => logger.warn(m);
   const gateway = new CommandGateway({ timeoutMs: config.commandTimeoutMs, concurrency: config.commandConcurrency });
   const store = new ObservationStore(config.db);
   const runner = new ProbeRunner(store, log);
@@ -53,9 +58,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     graphiql: () => graphiqlOptions(newSession()),
     renderGraphiQL: renderGraphiqlPage,
     landingPage: false,
-    logging: { debug: () => {}, info: () => {}, warn: (...a: unknown[]) => log(a.map(String).join(' ')), error: (...a: unknown[]) => log(a.map(String).join(' ')) },
+    logging: yogaLogging(logger, (e) => e instanceof ProbeFailedError || e instanceof StatsUnavailableError),
     maskedErrors: { maskError: (error, message, isDev) => exposeExpectedError(error) ?? yogaMaskError(error, message, isDev) },
-    plugins: [useBearerToken(config.token), useGraphiqlAssets(), useReadiness(store), useMetrics(runner, newSession), useProbeExtensions()],
+    plugins: [useRequestLog(logger), useBearerToken(config.token), useGraphiqlAssets(), useReadiness(store), useMetrics(runner, newSession), useProbeExtensions()],
   });
   return { config, yoga, gateway, store, runner, probes, newSession, close: () => store.close() };
 }

@@ -78,6 +78,11 @@ export class ProbeRunner {
     return () => this.listeners.delete(listener);
   }
 
+  /** Probes running now, as probe:scope (the check's deadline names what it was waiting for). */
+  running(): string[] {
+    return [...this.inflight.keys()].map((k) => k.replace('\u0000', ':').replace(/:$/, ''));
+  }
+
   async observe<T>(def: ProbeDefinition<T>, scope: string, options: { maxAgeMs?: number | undefined } = {}, trace?: ProbeTraceEntry[]): Promise<Observed<T>> {
     const maxAgeMs = options.maxAgeMs ?? def.ttlMs;
     const t0 = performance.now();
