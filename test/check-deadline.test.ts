@@ -1,7 +1,8 @@
 // `lbtopo check -t`: the deadline covers the whole run, in-process and against --url, and ends it
 // with UNKNOWN naming what was still running, well before whatever was slow gives up by itself.
-// The slow parts are real: a haproxy stats socket that accepts and never answers (as a wedged
-// haproxy does), and an HTTP server that accepts and never responds.
+// The slow parts are real: an OVSDB socket that accepts and never answers (as a wedged
+// ovsdb-server does; ovs-vsctl waits for it up to its --timeout), and an HTTP server that accepts
+// and never responds.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -41,8 +42,8 @@ before(async () => {
   const root = mkdtempSync(join(tmpdir(), 'lbtopo-deadline-'));
   const dir = join(root, 'lbaas', POOL);
   mkdirSync(dir, { recursive: true });
-  sock = join(dir, 'sock');
-  writeFileSync(join(dir, 'conf'), readFileSync(join(ROOT, 'test/fixtures/lbaas-v1-pool.conf'), 'utf8').replace(/stats socket \S+/, `stats socket ${sock}`));
+  sock = join(root, 'db.sock');
+  writeFileSync(join(dir, 'conf'), readFileSync(join(ROOT, 'test/fixtures/lbaas-v1-pool.conf'), 'utf8'));
   mkdirSync(join(root, 'netns'));
   await new Promise<void>((r) => silentServer().listen(sock, r));
   env = {
@@ -50,9 +51,9 @@ before(async () => {
     LBTOPO_LBAAS_DIR: join(root, 'lbaas'),
     LBTOPO_OCTAVIA_DIR: join(root, 'octavia'),
     LBTOPO_NETNS_DIR: join(root, 'netns'),
-    LBTOPO_OVSDB: `unix:${join(root, 'db.sock')}`,
+    LBTOPO_OVSDB: `unix:${sock}`,
     LBTOPO_DB: join(root, 'topology.sqlite'),
-    // The stats socket would be given up on after 30 s; the check's deadline is far shorter.
+    // ovs-vsctl would give up after 30 s; the check's deadline is far shorter.
     LBTOPO_COMMAND_TIMEOUT: '30s',
   };
   delete env.LBTOPO_TOKEN;
@@ -67,7 +68,7 @@ test('in-process: -t ends the run with UNKNOWN naming the probe still running', 
   // 4 s: the rest of the check takes about 1 s on a loaded 2-core machine; the socket would hold it 30 s.
   const run = await check(['-t', '4s', '--max-age', '0']);
   assert.equal(run.status, 3, run.stdout);
-  assert.equal(run.stdout, `LBAAS UNKNOWN - timed out after 4s (-t) waiting for stats:${sock}\n`);
+  assert.equal(run.stdout, `LBAAS UNKNOWN - timed out after 4s (-t) waiting for ovs:unix:${sock}\n`);
   assert.ok(run.ms < 4000 + 2500, `exited ${Math.round(run.ms)} ms after start`);
 });
 
