@@ -3,8 +3,9 @@
 #
 # BASE_IMAGE is any Debian image with Node 24 in /usr/local (the official node images' layout,
 # headers included): docker build --build-arg BASE_IMAGE=registry.example/node:24-bookworm-slim .
-# The build needs only the npm and Debian mirrors: better-sqlite3 compiles against the headers of
-# the Node it will run on (npm_config_nodedir), so node-gyp downloads nothing.
+# The build needs only the npm and Debian mirrors: a native addon compiles against the headers of
+# the Node it will run on (npm_config_nodedir), so node-gyp downloads nothing. (better-sqlite3 13
+# ships N-API prebuilds inside its npm tarball and compiles nothing.)
 ARG BASE_IMAGE=node:24-bookworm-slim
 
 FROM ${BASE_IMAGE} AS build
@@ -14,7 +15,6 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV npm_config_nodedir=${NODE_DIR} \
-    npm_config_build_from_source=true \
     npm_config_audit=false \
     npm_config_fund=false
 COPY package.json package-lock.json ./
