@@ -25,6 +25,7 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 FROM ${BASE_IMAGE}
+ARG BASE_IMAGE
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="lbaas-topology" \
