@@ -4,6 +4,7 @@
 # are reachable. Not part of `npm test` (it downloads a Debian base system and takes minutes).
 #
 #   .ci/image.sh            build, run on 127.0.0.1:4791, wait until healthy, remove the container
+#                           (and stop the dockerd it started; its data root stays as a build cache)
 #
 # Its own dockerd (Debian's docker.io) on its own socket and data root, with --bridge=none
 # --iptables=false: it creates no bridge and touches no firewall rule; builds and the container use
@@ -25,7 +26,18 @@ sock=unix://$run/docker.sock
 rootfs=/var/tmp/lbtopo-image-rootfs
 mkdir -p "$run" /var/lib/lbtopo-image
 docker=(docker -H "$sock")
+started=0
+stop_dockerd() {
+  # Only the dockerd this script started; it bind-mounts the host netns under its exec root.
+  if [ "$started" = 1 ]; then
+    kill "$(cat "$run/dockerd.pid")" 2>/dev/null || true
+    for _ in $(seq 50); do [ -e "$run/dockerd.pid" ] || break; sleep 0.2; done
+    umount "$run/netns/default" 2>/dev/null || true
+  fi
+}
 if ! "${docker[@]}" info >/dev/null 2>&1; then
+  started=1
+  trap stop_dockerd EXIT
   dockerd --bridge=none --iptables=false --ip6tables=false --data-root /var/lib/lbtopo-image \
     --exec-root "$run" --host "$sock" --pidfile "$run/dockerd.pid" >"$run/dockerd.log" 2>&1 &
   for _ in $(seq 50); do "${docker[@]}" info >/dev/null 2>&1 && break; sleep 0.2; done
@@ -54,7 +66,7 @@ mkdir -p "$state/lbaas" "$state/octavia"
 "${docker[@]}" rm -f lbtopo-image-smoke >/dev/null 2>&1 || true
 "${docker[@]}" run -d --name lbtopo-image-smoke --network host -e LBTOPO_LISTEN=127.0.0.1:4791 \
   -e LBTOPO_LBAAS_DIR=/state/lbaas -e LBTOPO_OCTAVIA_DIR=/state/octavia -v "$state:/state:ro" lbaas-topology:ci >/dev/null
-trap '"${docker[@]}" rm -f lbtopo-image-smoke >/dev/null 2>&1 || true' EXIT
+trap '"${docker[@]}" rm -f lbtopo-image-smoke >/dev/null 2>&1 || true; stop_dockerd' EXIT
 for _ in $(seq 60); do
   status=$("${docker[@]}" inspect lbtopo-image-smoke --format '{{.State.Health.Status}}')
   [ "$status" = healthy ] && break
