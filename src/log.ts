@@ -24,9 +24,11 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
 }
 
-/** key=value, quoted when the value has spaces or quotes. */
+/** key=value, quoted when the value has spaces or quotes; { lbaas: { ran: 1 } } as lbaas.ran=1. */
 function textValue(v: unknown): string {
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  const flat = (o: unknown, prefix = ''): string[] =>
+    o !== null && typeof o === 'object' && !Array.isArray(o) ? Object.entries(o).flatMap(([k, x]) => flat(x, `${prefix}${k}.`)) : [`${prefix.slice(0, -1)}=${String(o)}`];
+  const s = typeof v === 'string' ? v : v !== null && typeof v === 'object' && !Array.isArray(v) ? flat(v).join(',') : JSON.stringify(v);
   return /^[^\s"=]*$/.test(s) && s !== '' ? s : JSON.stringify(s);
 }
 
