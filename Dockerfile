@@ -3,13 +3,14 @@
 #
 # BASE_IMAGE is any Debian image with Node 24 in /usr/local (the official node images' layout,
 # headers included): docker build --build-arg BASE_IMAGE=registry.example/node:24-bookworm-slim .
-# The build needs only the npm and Debian mirrors: a native addon compiles against the headers of
-# the Node it will run on (npm_config_nodedir), so node-gyp downloads nothing. (better-sqlite3 13
-# ships N-API prebuilds inside its npm tarball and compiles nothing.)
+# The build needs only the npm and Debian mirrors: the netlink addon (binding.gyp, src/native)
+# compiles at `npm ci` against the headers of the Node it will run on (npm_config_nodedir), so
+# node-gyp downloads nothing. better-sqlite3 13 ships N-API prebuilds in its npm tarball.
 ARG BASE_IMAGE=node:24-bookworm-slim
 
 FROM ${BASE_IMAGE} AS build
 ARG NODE_DIR=/usr/local
+# node-gyp: python3, make, a C compiler and the kernel's netlink headers (libc6-dev, with g++).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
@@ -17,8 +18,11 @@ WORKDIR /app
 ENV npm_config_nodedir=${NODE_DIR} \
     npm_config_audit=false \
     npm_config_fund=false
-COPY package.json package-lock.json ./
-RUN npm ci
+COPY package.json package-lock.json binding.gyp ./
+COPY src/native ./src/native
+# The package's install script builds the addon into build/Release (without it, the product
+# reads namespaces with ip -batch); the directory exists either way for the COPY below.
+RUN npm ci && mkdir -p build/Release
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 # tsc to dist/, then drop the dev dependencies (TypeScript, the test tools): the image runs JavaScript.
@@ -40,6 +44,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/build/Release ./build/Release
 COPY package.json ./
 COPY bin ./bin
 COPY migrations ./migrations

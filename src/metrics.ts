@@ -16,6 +16,7 @@ import type { ProbeRunner } from './cache/runner.ts';
 import type { TopologySession } from './topology/session.ts';
 import { listPools } from './topology/queries.ts';
 import { liveHaproxyOf } from './topology/pools.ts';
+import { statsIndex } from './topology/indexes.ts';
 import { diagnoseHost } from './diagnose/diagnose.ts';
 import { PROBLEM_CODE_NAMES, PROBLEM_CODES } from './diagnose/codes.ts';
 import type { ProblemCode } from './diagnose/codes.ts';
@@ -83,14 +84,14 @@ async function scrapeHost(session: TopologySession): Promise<Scrape> {
             return { ...base, membersUp: null, currentSessions: null, sessionsTotal: null, bytesIn: null, bytesOut: null, statsUp: 0, members: [], listeners: [] };
           }
           const backend = pool.backend.name;
-          const rows = answer.rows.filter((r) => r.pxname === backend);
+          const rows = statsIndex(answer.rows).byProxy.get(backend) ?? [];
           const isUp = (status: string | null) => /^(UP|no check)/.test(status ?? '');
           const members = servers.map((s): MemberSample => {
             const row = rows.find((r) => r.type === 'server' && r.svname === s.id);
             return { id: s.id, up: row ? (isUp(row.status) ? 1 : 0) : null, currentSessions: row?.scur ?? null, sessionsTotal: row?.stot ?? null, bytesIn: row?.bin ?? null, bytesOut: row?.bout ?? null };
           });
           const listeners = pool.frontends.map((f): ListenerSample => {
-            const row = answer.rows.find((r) => r.type === 'frontend' && r.pxname === f.name);
+            const row = (statsIndex(answer.rows).byProxy.get(f.name) ?? []).find((r) => r.type === 'frontend');
             return { id: f.name, currentSessions: row?.scur ?? null, sessionsTotal: row?.stot ?? null, bytesIn: row?.bin ?? null, bytesOut: row?.bout ?? null };
           });
           const backendRow = rows.find((r) => r.type === 'backend');

@@ -108,6 +108,8 @@ const PLACE: Record<ProblemCode, NodeKind> = {
   ALL_MEMBERS_DOWN: 'members',
   MEMBER_DOWN: 'member',
   CONFIG_UNREADABLE: 'pool',
+  CONFIG_INCOMPLETE: 'pool',
+  PID_FILE_UNREADABLE: 'haproxy',
   CHECK_INCOMPLETE: 'pool',
   ORPHAN_NAMESPACE: 'pool',
   ORPHAN_OVS_PORT: 'pool',
