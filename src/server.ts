@@ -35,7 +35,7 @@ import type { BackgroundRefresher } from './topology/refresher.ts';
 function defaultWatchSources(config: Config): WatchSources {
   return {
     ...(config.netlink && netlinkSupport().available ? { watchNamespace } : {}),
-    ...(config.ovsdbJsonRpc ? { monitorOvs: (target: string, handlers: Parameters<typeof monitorOvs>[1]) => monitorOvs(target, handlers) } : {}),
+    ...(config.ovsdbJsonRpc ? { monitorOvs: (target: string, handlers: Parameters<typeof monitorOvs>[1]) => monitorOvs(target, handlers, { ssl: config.ovsdbSsl }) } : {}),
   };
 }
 

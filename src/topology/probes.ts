@@ -92,7 +92,7 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
       ttlMs: ttl('ip'),
       run: (namespace) => readNamespaceNetworkBest(gateway, namespace, { netnsDir: config.netnsDir, netlink: config.netlink, timeoutMs: config.commandTimeoutMs }),
     },
-    ovs: { name: 'ovs', ttlMs: ttl('ovs'), run: (ovsdb) => readOvsSnapshotBest(gateway, ovsdb, { timeoutMs: config.commandTimeoutMs, jsonRpc: config.ovsdbJsonRpc }) },
+    ovs: { name: 'ovs', ttlMs: ttl('ovs'), run: (ovsdb) => readOvsSnapshotBest(gateway, ovsdb, { timeoutMs: config.commandTimeoutMs, jsonRpc: config.ovsdbJsonRpc, ssl: config.ovsdbSsl }) },
     stats: {
       name: 'stats',
       ttlMs: ttl('stats'),

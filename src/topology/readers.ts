@@ -12,7 +12,7 @@ import { NetlinkError, netlinkSupport, readNamespaceNetworkNetlink } from '../ho
 import { nsfsDevice } from '../host/netns.ts';
 import { readOvsSnapshotPreferRpc } from '../host/ovsdb-jsonrpc.ts';
 import { readOvsSnapshot } from '../host/ovs.ts';
-import type { OvsSnapshot } from '../host/ovs.ts';
+import type { OvsdbSslFiles, OvsSnapshot } from '../host/ovs.ts';
 
 export interface ReadBy {
   /** netlink | ip, jsonrpc | ovs-vsctl. */
@@ -70,11 +70,11 @@ async function namespaceInode(path: string): Promise<number | null> {
 }
 
 /** The OVS snapshot over JSON-RPC, or ovs-vsctl when the socket cannot be spoken to. */
-export async function readOvsSnapshotBest(gateway: CommandGateway, target: string, options: { timeoutMs: number; jsonRpc: boolean }): Promise<OvsObservation> {
+export async function readOvsSnapshotBest(gateway: CommandGateway, target: string, options: { timeoutMs: number; jsonRpc: boolean; ssl: OvsdbSslFiles | null }): Promise<OvsObservation> {
   if (!options.jsonRpc) {
-    return { ...(await readOvsSnapshot(gateway, target)), readBy: { reader: 'ovs-vsctl', fallbackReason: 'OVSDB JSON-RPC turned off (LBTOPO_OVSDB_JSONRPC=off)' } };
+    return { ...(await readOvsSnapshot(gateway, target, { ssl: options.ssl })), readBy: { reader: 'ovs-vsctl', fallbackReason: 'OVSDB JSON-RPC turned off (LBTOPO_OVSDB_JSONRPC=off)' } };
   }
-  const result = await readOvsSnapshotPreferRpc(gateway, target, { callTimeoutMs: options.timeoutMs, connectTimeoutMs: options.timeoutMs });
+  const result = await readOvsSnapshotPreferRpc(gateway, target, { callTimeoutMs: options.timeoutMs, connectTimeoutMs: options.timeoutMs, ssl: options.ssl });
   const readBy: ReadBy = { reader: result.source };
   if (result.rpcError) readBy.fallbackReason = result.rpcError.message;
   return { ...result.snapshot, readBy };
