@@ -45,6 +45,7 @@ before(async () => {
   sock = join(root, 'db.sock');
   writeFileSync(join(dir, 'conf'), readFileSync(join(ROOT, 'test/fixtures/lbaas-v1-pool.conf'), 'utf8'));
   mkdirSync(join(root, 'netns'));
+  mkdirSync(join(root, 'octavia'));
   await new Promise<void>((r) => silentServer().listen(sock, r));
   env = {
     ...process.env,
