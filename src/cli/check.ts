@@ -232,7 +232,8 @@ export async function checkCommand(args: string[]): Promise<number> {
   });
   let answer: GraphQLAnswer;
   try {
-    const run = runGraphQL(target, { query: CHECK_QUERY, variables: maxAge === null ? {} : { maxAge } }, {
+    const request = { query: CHECK_QUERY, variables: maxAge === null ? {} : { maxAge }, ...(verbose >= 3 ? { extensions: { trace: true } } : {}) };
+    const run = runGraphQL(target, request, {
       signal: abort.signal,
       onApp: (app) => {
         runningNow = () => {

@@ -9,6 +9,8 @@ export interface GraphQLRequestBody {
   query: string;
   variables?: Record<string, unknown>;
   operationName?: string | null;
+  /** e.g. { trace: true }: every probe look in extensions.probes (check -vvv). */
+  extensions?: Record<string, unknown>;
 }
 
 export interface GraphQLResponseBody {
