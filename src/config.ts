@@ -7,6 +7,10 @@ import type { OvsdbSslFiles } from './host/ovs.ts';
 
 export const PROBE_NAMES = ['lbaas', 'netns', 'proc', 'ip', 'ovs', 'stats'] as const;
 export type ProbeName = (typeof PROBE_NAMES)[number];
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['json', 'text'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface Config {
   listen: { host: string; port: number };
@@ -32,6 +36,8 @@ export interface Config {
   fleetIntervalMs: number;
   /** The URL Prometheus scrapes this host's /metrics at (pushed for the fleet's http_sd); null: from LBTOPO_LISTEN. */
   fleetScrapeUrl: string | null;
+  logFormat: LogFormat;
+  logLevel: LogLevel;
   /** Change events (netlink, OVSDB monitor, directory watches) outdate cached observations at once. */
   events: boolean;
   /** Read namespaces over rtnetlink in-process when the addon loads (else always `ip -batch`). */
@@ -91,6 +97,8 @@ export const SETTINGS = [
   { env: 'LBTOPO_FLEET_DB', flag: 'fleet-db', default: '', help: 'PostgreSQL URL to push facts to (serve) or read them from (fleet serve); sslmode, sslcert, sslkey, sslrootcert in the URL' },
   { env: 'LBTOPO_FLEET_INTERVAL', flag: 'fleet-interval', default: '30s', help: 'heartbeat push interval; three without a push make a host stale' },
   { env: 'LBTOPO_FLEET_SCRAPE_URL', flag: 'fleet-scrape-url', default: '', help: "where Prometheus scrapes this host's /metrics, for the fleet's http_sd (empty: from LBTOPO_LISTEN)" },
+  { env: 'LBTOPO_LOG_FORMAT', flag: 'log-format', default: 'json', help: 'log lines on stderr: json (one object per line) or text' },
+  { env: 'LBTOPO_LOG_LEVEL', flag: 'log-level', default: 'info', help: 'least severe log level written: debug, info, warn, error' },
   { env: 'LBTOPO_NETLINK', flag: 'netlink', default: 'on', help: 'read namespaces over rtnetlink in-process when the addon loads, else ip -batch (on or off)' },
   { env: 'LBTOPO_OVSDB_JSONRPC', flag: 'ovsdb-jsonrpc', default: 'on', help: 'read OVS over JSON-RPC on the OVSDB socket, else ovs-vsctl (on or off)' },
   { env: 'LBTOPO_EVENTS', flag: 'events', default: 'on', help: 'serve: let netlink, OVSDB monitor and directory-watch events outdate the cache at once (on or off)' },
@@ -238,6 +246,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     LBTOPO_FLEET_SCRAPE_URL: z.string().refine((u) => u === '' || /^https?:\/\//.test(u), {
       error: (issue) => `LBTOPO_FLEET_SCRAPE_URL: ${JSON.stringify(issue.input)} is not an http(s):// URL`,
     }),
+    LBTOPO_LOG_FORMAT: z.enum(LOG_FORMATS, { error: (i) => `LBTOPO_LOG_FORMAT: ${JSON.stringify(i.input)} is not ${LOG_FORMATS.join(' or ')}` }),
+    LBTOPO_LOG_LEVEL: z.enum(LOG_LEVELS, { error: (i) => `LBTOPO_LOG_LEVEL: ${JSON.stringify(i.input)} is not one of ${LOG_LEVELS.join(', ')}` }),
     LBTOPO_NETLINK: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_NETLINK: ${JSON.stringify(issue.input)} is not on or off` }),
     LBTOPO_OVSDB_JSONRPC: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_OVSDB_JSONRPC: ${JSON.stringify(issue.input)} is not on or off` }),
     LBTOPO_EVENTS: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_EVENTS: ${JSON.stringify(issue.input)} is not on or off` }),
@@ -291,6 +301,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     fleetDb: v.LBTOPO_FLEET_DB === '' ? null : v.LBTOPO_FLEET_DB,
     fleetIntervalMs: v.LBTOPO_FLEET_INTERVAL,
     fleetScrapeUrl: v.LBTOPO_FLEET_SCRAPE_URL === '' ? null : v.LBTOPO_FLEET_SCRAPE_URL,
+    logFormat: v.LBTOPO_LOG_FORMAT,
+    logLevel: v.LBTOPO_LOG_LEVEL,
     events: v.LBTOPO_EVENTS === 'on',
     netlink: v.LBTOPO_NETLINK === 'on',
     ovsdbJsonRpc: v.LBTOPO_OVSDB_JSONRPC === 'on',

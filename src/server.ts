@@ -1,4 +1,4 @@
-// The HTTP side: yoga over the schema, with GraphiQL whose default query traces one pool,
+// The HTTP side: yoga over the schema, with GraphiQL served offline (graphiql.ts; `/` leads there),
 // /health (liveness) and /ready (the SQLite file answers), /metrics for Prometheus (metrics.ts),
 // a bearer token when configured, probe traces in every response's extensions, expected errors
 // shown and unexpected ones masked and logged.
@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 import type { RequestListener, Server } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { createGraphQLError, createYoga, maskError as yogaMaskError } from 'graphql-yoga';
-import type { GraphiQLOptions, Plugin, YogaServerInstance } from 'graphql-yoga';
+import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { GraphQLError } from 'graphql';
 import type { ExecutionResult } from 'graphql';
 import { schema } from './graphql/index.ts';
@@ -19,13 +19,14 @@ import { ProbeFailedError, ProbeRunner } from './cache/runner.ts';
 import { defineHostProbes } from './topology/probes.ts';
 import type { HostProbes } from './topology/probes.ts';
 import { TopologySession } from './topology/session.ts';
-import { listPools } from './topology/queries.ts';
-import { readExampleQuery } from './example-queries.ts';
+import { graphiqlOptions, renderGraphiqlPage, useGraphiqlAssets } from './graphiql.ts';
 import { StatsUnavailableError } from './topology/members.ts';
 import { useMetrics } from './metrics.ts';
 import { useQueryLimits } from './graphql/limits.ts';
 import { corsPolicy, graphiqlBehindToken, useHttpEdge } from './http/edge.ts';
 import { Refusals, registerEdgeMetrics } from './edge-metrics.ts';
+import { callbackLogger, createLogger, useRequestLog, yogaLogging } from './log.ts';
+import type { Logger } from './log.ts';
 import { startHostWatchers } from './topology/watchers.ts';
 import { netlinkSupport, startNetlinkWorkers, watchNamespace } from './host/netlink.ts';
 import { monitorOvs } from './host/ovsdb-jsonrpc.ts';
@@ -57,7 +58,9 @@ export interface App {
 }
 
 export interface AppOptions {
+  /** Plain messages at warn and worse (tests, the in-process CLI); without it, logs follow LBTOPO_LOG_*. */
   log?: (message: string) => void;
+  logger?: Logger;
   /**
    * A long-lived server (serve): change events outdate the cache (LBTOPO_EVENTS) and a background
    * refresher keeps checks and scrapes warm (LBTOPO_REFRESH). One-shot CLI runs need neither.
@@ -68,7 +71,8 @@ export interface AppOptions {
 }
 
 export function createApp(config: Config, options: AppOptions = {}): App {
-  const log = options.log ?? ((m: string) => console.error(m));
+  const logger = options.logger ?? (options.log ? callbackLogger(options.log) : createLogger({ format: config.logFormat, level: config.logLevel }));
+  const log = (m: string) => logger.warn(m);
   const gateway = new CommandGateway({ timeoutMs: config.commandTimeoutMs, concurrency: config.commandConcurrency, queueLimit: config.commandQueue });
   const refusals = new Refusals();
   const store = new ObservationStore(config.db, { log });
@@ -80,12 +84,13 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     schema,
     context: () => ({ session: newSession() }),
     graphiql: graphiqlBehindToken(config.token, () => graphiqlOptions(newSession())),
+    renderGraphiQL: renderGraphiqlPage,
     landingPage: false,
     cors: corsPolicy(config),
-    logging: { debug: () => {}, info: () => {}, warn: (...a: unknown[]) => log(a.map(String).join(' ')), error: (...a: unknown[]) => log(a.map(String).join(' ')) },
+    logging: yogaLogging(logger, (e) => e instanceof ProbeFailedError || e instanceof StatsUnavailableError),
     maskedErrors: { maskError: (error, message, isDev) => exposeExpectedError(error) ?? yogaMaskError(error, message, isDev) },
     plugins: [
-      useHttpEdge(config, refusals.count), useBearerToken(config.token), useReadiness(store),
+      useRequestLog(logger), useHttpEdge(config, refusals.count), useBearerToken(config.token), useGraphiqlAssets(), useReadiness(store),
       useMetrics(runner, newSession, (registers) => registerEdgeMetrics(registers, gateway, refusals)),
       useQueryLimits(config.limits, refusals.count), useProbeExtensions(), useStoreHealth(store),
     ],
@@ -101,21 +106,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       void refresher?.stop();
       store.close();
     },
-  };
-}
-
-/**
- * GraphiQL opens on the trace of one pool (the first on this host) and, in a second tab, the
- * trace of every pool. Listing pools reads the state dirs only.
- */
-async function graphiqlOptions(session: TopologySession): Promise<GraphiQLOptions> {
-  const pools = await listPools(session).catch(() => []);
-  return {
-    title: 'lbaas-topology',
-    defaultTabs: [
-      { query: readExampleQuery('pool-trace'), variables: JSON.stringify({ id: pools[0]?.id ?? '<pool uuid>' }, null, 2) },
-      { query: readExampleQuery('pools-trace') },
-    ],
   };
 }
 

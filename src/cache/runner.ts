@@ -105,6 +105,11 @@ export class ProbeRunner {
     return () => this.listeners.delete(listener);
   }
 
+  /** Probes running now, as probe:scope (the check's deadline names what it was waiting for). */
+  running(): string[] {
+    return [...this.inflight.keys()].map((k) => k.replace('\u0000', ':').replace(/:$/, ''));
+  }
+
   /**
    * An event says the host changed what `probe` (one scope, or every scope when none is given)
    * observes: the next caller looks again, and no caller joins a look that started before now.
