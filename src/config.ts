@@ -1,9 +1,11 @@
 // Settings from LBTOPO_* environment variables and the same names as flags (--listen, --db, ...),
 // validated up front so a typo fails at start with a message naming the setting, not later.
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { isValidOvsdbTarget } from './host/ovs.ts';
 
-export const PROBE_NAMES = ['lbaas', 'netns', 'proc', 'ip', 'ovs', 'stats'] as const;
+/** `cloud`: the control-plane lists (Neutron ports, Octavia objects), when a cloud is configured. */
+export const PROBE_NAMES = ['lbaas', 'netns', 'proc', 'ip', 'ovs', 'stats', 'cloud'] as const;
 export type ProbeName = (typeof PROBE_NAMES)[number];
 
 export interface Config {
@@ -20,6 +22,14 @@ export interface Config {
   token: string | null;
   commandTimeoutMs: number;
   commandConcurrency: number;
+  /** The clouds.yaml cloud to compare with (LBTOPO_CLOUD, else OS_CLOUD); null: OS_* variables if set, else no cloud. */
+  cloud: string | null;
+  /** This host's name as Neutron knows it (binding:host_id). */
+  host: string;
+  /** Deadline of each control-plane call (authentication and paging included). */
+  cloudTimeoutMs: number;
+  /** How long the host and the API must disagree on a status before OPERATING_STATUS_DRIFT (two heartbeats). */
+  cloudStatusGraceMs: number;
 }
 
 /** Every setting: env name, flag name, default, meaning. The README table is made from this. */
@@ -34,6 +44,10 @@ export const SETTINGS = [
   { env: 'LBTOPO_TOKEN', flag: 'token', default: '', help: 'bearer token; required to listen anywhere but loopback' },
   { env: 'LBTOPO_COMMAND_TIMEOUT', flag: 'command-timeout', default: '5s', help: 'timeout of each host command' },
   { env: 'LBTOPO_COMMAND_CONCURRENCY', flag: 'command-concurrency', default: '4', help: 'host commands run at once' },
+  { env: 'LBTOPO_CLOUD', flag: 'cloud', default: '', help: 'clouds.yaml cloud to compare with (OS_CLOUD when unset; OS_* variables without either; none: no cloud)' },
+  { env: 'LBTOPO_HOST', flag: 'host', default: '', help: "this host's name as Neutron knows it (binding:host_id); the hostname when unset" },
+  { env: 'LBTOPO_CLOUD_TIMEOUT', flag: 'cloud-timeout', default: '3s', help: 'deadline of each Keystone, Neutron or Octavia call' },
+  { env: 'LBTOPO_CLOUD_STATUS_GRACE', flag: 'cloud-status-grace', default: '20s', help: 'how long host and API must disagree on a status before OPERATING_STATUS_DRIFT' },
 ] as const;
 
 /** node:util parseArgs options for every setting flag (--listen, --db, ..., --ttl-<probe>). */
@@ -111,6 +125,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     LBTOPO_TOKEN: z.string(),
     LBTOPO_COMMAND_TIMEOUT: duration('LBTOPO_COMMAND_TIMEOUT').refine((ms) => ms >= 100, 'LBTOPO_COMMAND_TIMEOUT must be at least 100ms'),
     LBTOPO_COMMAND_CONCURRENCY: z.coerce.number().int('LBTOPO_COMMAND_CONCURRENCY must be an integer').min(1).max(64),
+    LBTOPO_CLOUD: z.string().refine((s) => s === '' || /^[A-Za-z0-9_.@-]{1,128}$/.test(s), 'LBTOPO_CLOUD must be a clouds.yaml cloud name (letters, digits, _ . @ -)'),
+    LBTOPO_HOST: z.string().refine((s) => s === '' || /^[A-Za-z0-9_.-]{1,255}$/.test(s), 'LBTOPO_HOST must be a host name'),
+    LBTOPO_CLOUD_TIMEOUT: duration('LBTOPO_CLOUD_TIMEOUT').refine((ms) => ms >= 100, 'LBTOPO_CLOUD_TIMEOUT must be at least 100ms'),
+    LBTOPO_CLOUD_STATUS_GRACE: duration('LBTOPO_CLOUD_STATUS_GRACE'),
     ...Object.fromEntries(PROBE_NAMES.map((p) => [`LBTOPO_TTL_${p.toUpperCase()}`, duration(`LBTOPO_TTL_${p.toUpperCase()}`).optional()])),
   });
   const parsed = schema.safeParse(raw);
@@ -133,6 +151,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     token: v.LBTOPO_TOKEN === '' ? null : v.LBTOPO_TOKEN,
     commandTimeoutMs: v.LBTOPO_COMMAND_TIMEOUT,
     commandConcurrency: v.LBTOPO_COMMAND_CONCURRENCY,
+    cloud: v.LBTOPO_CLOUD || env.OS_CLOUD || null,
+    host: v.LBTOPO_HOST || hostname(),
+    cloudTimeoutMs: v.LBTOPO_CLOUD_TIMEOUT,
+    cloudStatusGraceMs: v.LBTOPO_CLOUD_STATUS_GRACE,
   };
   if (!isLoopback(config.listen.host) && !config.token) {
     throw new ConfigError(

@@ -22,6 +22,7 @@ import { listPools } from './topology/queries.ts';
 import { readExampleQuery } from './example-queries.ts';
 import { StatsUnavailableError } from './topology/members.ts';
 import { useMetrics } from './metrics.ts';
+import { cloudProbesFor } from './topology/cloud-setup.ts';
 
 
 export interface App {
@@ -46,7 +47,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const store = new ObservationStore(config.db);
   const runner = new ProbeRunner(store, log);
   const probes = defineHostProbes(config, gateway);
-  const newSession = () => new TopologySession(runner, probes, config);
+  const cloud = cloudProbesFor(config);
+  const newSession = () => new TopologySession(runner, probes, config, cloud);
 
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
