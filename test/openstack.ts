@@ -36,6 +36,8 @@ export interface OpenStack {
   cloudsYaml: string;
   /** An admin token (for the `token` auth cloud and for setup calls). */
   adminToken: string;
+  /** Server pids (neutron's is its process group leader). */
+  pids: { keystone: number; neutron: number; octavia: number };
   stop(): Promise<void>;
   /** Timings of the start, for the report. */
   startMs: number;
@@ -410,6 +412,7 @@ export async function startOpenStack(dir: string, agentHosts: readonly string[])
       cloudsYaml,
       adminToken: admin.token,
       startMs: performance.now() - t0,
+      pids: { keystone: keystone.child.pid!, neutron: neutron.child.pid!, octavia: octavia.child.pid! },
       stop: async () => {
         await Promise.all(started.map(stopServer));
       },
@@ -429,7 +432,7 @@ export async function startOpenStack(dir: string, agentHosts: readonly string[])
  * ids; the lab's objects already have theirs.
  */
 export function renameId(dbFile: string, table: string, from: string, to: string): void {
-  const db = new Database(dbFile, { timeout: 10_000 });
+  const db = openServerDb(dbFile);
   try {
     db.transaction(() => {
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>;
@@ -447,9 +450,19 @@ export function renameId(dbFile: string, table: string, from: string, to: string
   }
 }
 
+/**
+ * The servers' SQLite files as their own drivers open them: Python's sqlite3 leaves foreign keys
+ * off, better-sqlite3 turns them on (which made a rename fail half-way through its references).
+ */
+function openServerDb(dbFile: string): Database.Database {
+  const db = new Database(dbFile, { timeout: 10_000 });
+  db.pragma('foreign_keys = OFF');
+  return db;
+}
+
 /** Runs SQL on a server's live SQLite file. */
 export function sql(dbFile: string, statement: string, ...params: unknown[]): number {
-  const db = new Database(dbFile, { timeout: 10_000 });
+  const db = openServerDb(dbFile);
   try {
     return db.prepare(statement).run(...params).changes;
   } finally {
@@ -463,7 +476,7 @@ export function sql(dbFile: string, statement: string, ...params: unknown[]): nu
  * PENDING_DELETE load balancer becomes DELETED, which the API hides.
  */
 export function settleOctavia(dbFile: string): void {
-  const db = new Database(dbFile, { timeout: 10_000 });
+  const db = openServerDb(dbFile);
   const pd = "provisioning_status = 'PENDING_DELETE'";
   try {
     db.transaction(() => {
