@@ -16,6 +16,7 @@ import { loadConfig, ConfigError } from '../src/config.ts';
 import { resolveCloud } from '../src/cloud/clouds-config.ts';
 import { createCloudClient } from '../src/cloud/client.ts';
 import { CloudError } from '../src/cloud/http.ts';
+import { KeystoneSession, TOKEN_RENEW_MARGIN_MS } from '../src/cloud/keystone.ts';
 import { ADMIN_PASSWORD, api, renameId, settleOctavia, sql, startOpenStack } from './openstack.ts';
 import type { OpenStack } from './openstack.ts';
 import { gql, tmpDb } from './support.ts';
@@ -156,6 +157,15 @@ test('auth: password, application credential and token clouds from clouds.yaml, 
     assert.deepEqual(ports.map((p) => p.id).sort(), [healthy, killed, deletedInApi, extraMember, statusDrift].map((p) => p.portId).concat(ports.filter((p) => p.deviceId === apiOnlyLb).map((p) => p.id)).sort(), `${name}: ports bound here`);
     assert.equal(client.keystone.authCount, 1, `${name}: one authentication, the token reused until it expires`);
   }
+  // The token is kept until shortly before it expires, then renewed.
+  let clock = Date.now();
+  const keystone = new KeystoneSession(resolveCloud('lbtopo-password')!, 5000, () => clock);
+  const token = await keystone.getToken();
+  assert.equal(await keystone.getToken(), token);
+  assert.ok(token.expiresAt > clock + 30 * 60_000, 'Keystone issued a token for an hour');
+  clock = token.expiresAt - TOKEN_RENEW_MARGIN_MS + 1;
+  await keystone.getToken();
+  assert.equal(keystone.authCount, 2, 'renewed once it was about to expire');
   const env = { OS_AUTH_URL: `${os.keystoneUrl}/v3`, OS_USERNAME: 'admin', OS_PASSWORD: ADMIN_PASSWORD, OS_PROJECT_NAME: 'admin', OS_USER_DOMAIN_NAME: 'Default', OS_PROJECT_DOMAIN_NAME: 'Default', OS_REGION_NAME: 'RegionOne', OS_INTERFACE: 'public' };
   const fromEnv = resolveCloud(null, env)!;
   assert.equal(fromEnv.name, 'envvars');
@@ -245,6 +255,23 @@ test('check and /metrics include the cloud problems', async () => {
   for (const [code, n] of [['API_ONLINE_BUT_DEAD', 1], ['UNKNOWN_TO_API', 1], ['PORT_BINDING_DRIFT', 1], ['MEMBER_SET_DRIFT', 1], ['MISSING_ON_HOST', 1]] as const) {
     assert.match(metrics, new RegExp(`lbtopo_problems\\{code="${code}",severity="[A-Z]+"\\} ${n}\\b`), code);
   }
+});
+
+test('lbtopo check (the Nagios plugin) reports the cloud problems and exits CRITICAL', async () => {
+  const { spawn } = await import('node:child_process');
+  const env = { ...process.env, ...lab.env(), LBTOPO_DB: tmpDb(), LBTOPO_CLOUD: 'lbtopo-password', LBTOPO_HOST: HOST };
+  const run = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, ['src/main.ts', 'check', '-v', '--max-age', '0'], { cwd: new URL('..', import.meta.url).pathname, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+  assert.equal(run.status, 2, run.stdout + run.stderr);
+  for (const code of ['API_ONLINE_BUT_DEAD', 'MISSING_ON_HOST', 'UNKNOWN_TO_API', 'PORT_BINDING_DRIFT', 'MEMBER_SET_DRIFT']) assert.match(run.stdout, new RegExp(`\\b${code}\\b`), code);
+  // The README's example is this output (LBTOPO_README_OUTPUT=file node --test test/cloud.test.ts).
+  if (process.env.LBTOPO_README_OUTPUT) writeFileSync(process.env.LBTOPO_README_OUTPUT, run.stdout);
 });
 
 test('one list call per resource type per look, whatever the number of pools', async () => {
