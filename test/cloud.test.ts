@@ -143,6 +143,11 @@ after(async () => {
   console.log(`# cloud.test timings (ms): ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])))}`);
 });
 
+/** The README's examples are outputs of this file: LBTOPO_README_OUTPUT=<dir> node --test test/cloud.test.ts. */
+function readmeExample(name: string, text: string): void {
+  if (process.env.LBTOPO_README_OUTPUT) writeFileSync(join(process.env.LBTOPO_README_OUTPUT, name), text);
+}
+
 type P = { code: string; severity: string; poolId: string | null; namespaceName: string | null; message: string };
 const PROBLEMS = '{ problems(maxAge: 0) { code severity poolId namespaceName message } }';
 const of = (problems: P[], pool: LabPool) => problems.filter((p) => p.poolId === pool.poolId).map((p) => p.code).sort();
@@ -189,6 +194,7 @@ test('a healthy v2 pool: Pool.cloud and Port.cloud show the API side, and no clo
     { id: healthy.poolId },
   );
   assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+  readmeExample('pool-cloud.json', JSON.stringify(res.data, null, 2));
   const pool = res.data.pool;
   assert.deepEqual(
     { ...pool.cloud, members: [...pool.cloud.members].sort((a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id)) },
@@ -270,8 +276,7 @@ test('lbtopo check (the Nagios plugin) reports the cloud problems and exits CRIT
   });
   assert.equal(run.status, 2, run.stdout + run.stderr);
   for (const code of ['API_ONLINE_BUT_DEAD', 'MISSING_ON_HOST', 'UNKNOWN_TO_API', 'PORT_BINDING_DRIFT', 'MEMBER_SET_DRIFT']) assert.match(run.stdout, new RegExp(`\\b${code}\\b`), code);
-  // The README's example is this output (LBTOPO_README_OUTPUT=file node --test test/cloud.test.ts).
-  if (process.env.LBTOPO_README_OUTPUT) writeFileSync(process.env.LBTOPO_README_OUTPUT, run.stdout);
+  readmeExample('check.txt', run.stdout);
 });
 
 test('one list call per resource type per look, whatever the number of pools', async () => {
