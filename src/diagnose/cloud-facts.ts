@@ -65,27 +65,26 @@ export async function gatherCloudFacts(
   };
   const needsPorts = codes.has('PORT_BINDING_DRIFT') || hostWide;
   const needsListeners = codes.has('API_ONLINE_BUT_DEAD');
+  const needsTrees = codes.has('MEMBER_SET_DRIFT') || codes.has('OPERATING_STATUS_DRIFT');
+  const statusTrees = new Map<string, LoadBalancerStatusTree | null>();
+  const memberStatusSince = new Map<string, number>();
+  // The status trees are asked with the lists, not after them (the ids come from the host's state
+  // dirs; one the API does not know answers 404, kept as null): a slow cloud costs one deadline.
+  const trees = needsTrees
+    ? [...new Set(checked.map((p) => p.loadBalancerId!))].map(async (id) => {
+        const tree = await read(`status of ${id}`, session.cloudStatus(id));
+        if (tree === null) return;
+        statusTrees.set(id, tree);
+        if (codes.has('OPERATING_STATUS_DRIFT')) for (const [member, since] of memberSinceFromHistory(session, statusScope(cloud, id))) memberStatusSince.set(member, since);
+      })
+    : [];
   const [ports, loadBalancers, listeners, apiPools] = await Promise.all([
     needsPorts ? read('ports', session.cloudList('ports')) : null,
     read('load balancers', session.cloudList('loadBalancers')),
     needsListeners ? read('listeners', session.cloudList('listeners')) : null,
     read('pools', session.cloudList('pools')),
+    ...trees,
   ]);
-
-  const statusTrees = new Map<string, LoadBalancerStatusTree | null>();
-  const memberStatusSince = new Map<string, number>();
-  if ((codes.has('MEMBER_SET_DRIFT') || codes.has('OPERATING_STATUS_DRIFT')) && loadBalancers) {
-    const known = new Set(loadBalancers.map((l) => l.id));
-    const ids = [...new Set(checked.map((p) => p.loadBalancerId!))].filter((id) => known.has(id));
-    await Promise.all(
-      ids.map(async (id) => {
-        const tree = await read(`status of ${id}`, session.cloudStatus(id));
-        if (tree === null) return;
-        statusTrees.set(id, tree);
-        if (codes.has('OPERATING_STATUS_DRIFT')) for (const [member, since] of memberSinceFromHistory(session, statusScope(cloud, id))) memberStatusSince.set(member, since);
-      }),
-    );
-  }
   if (failures.length > 0) {
     gaps.push({
       probe: 'cloud',
