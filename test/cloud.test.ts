@@ -17,6 +17,10 @@ import { resolveCloud } from '../src/cloud/clouds-config.ts';
 import { createCloudClient } from '../src/cloud/client.ts';
 import { CloudError } from '../src/cloud/http.ts';
 import { KeystoneSession, TOKEN_RENEW_MARGIN_MS } from '../src/cloud/keystone.ts';
+import { ServiceApi } from '../src/cloud/api.ts';
+import { NeutronPort } from '../src/cloud/neutron.ts';
+import { OctaviaLoadBalancer } from '../src/cloud/octavia.ts';
+import { z } from 'zod';
 import { ADMIN_PASSWORD, api, renameId, settleOctavia, sql, startOpenStack } from './openstack.ts';
 import type { OpenStack } from './openstack.ts';
 import { gql, tmpDb } from './support.ts';
@@ -379,6 +383,27 @@ test('a hung cloud (octavia-api stopped with SIGSTOP): CHECK_INCOMPLETE within t
     process.kill(octaviaPid, 'SIGCONT');
     slow.close();
   }
+});
+
+test('paging: rel=next links are followed (Neutron and Octavia with limit=2); a revoked token is renewed once on 401', async () => {
+  const client = createCloudClient(resolveCloud('lbtopo-password')!, 5000);
+  const all = await client.neutron.listPorts();
+  const paged = await client.neutron.api.list('/v2.0/ports?limit=2', 'ports', NeutronPort);
+  assert.ok(all.length > 4);
+  assert.deepEqual(paged.map((p) => p.id).sort(), all.map((p) => p.id).sort());
+  assert.ok(client.neutron.api.requested.filter((p) => p.startsWith('/v2.0/ports?limit=2')).length >= Math.ceil(all.length / 2), 'one request per page');
+  const lbs = await client.octavia.listLoadBalancers();
+  const pagedLbs = await client.octavia.api.list('/v2/lbaas/loadbalancers?limit=2', 'loadbalancers', OctaviaLoadBalancer);
+  assert.deepEqual(pagedLbs.map((l) => l.id).sort(), lbs.map((l) => l.id).sort());
+  // Neutron and Octavia run noauth here, so Keystone itself shows the 401 path: revoke the token lbtopo holds.
+  const identity = new ServiceApi(client.keystone, 'identity', 5000);
+  const token = await client.keystone.getToken();
+  await identity.get('/projects', z.looseObject({ projects: z.array(z.unknown()) }));
+  const revoke = await fetch(`${os.keystoneUrl}/v3/auth/tokens`, { method: 'DELETE', headers: { 'x-auth-token': os.adminToken, 'x-subject-token': token.value } });
+  assert.equal(revoke.status, 204);
+  const before = client.keystone.authCount;
+  await identity.get('/projects', z.looseObject({ projects: z.array(z.unknown()) }));
+  assert.equal(client.keystone.authCount, before + 1, 'authenticated again after the 401');
 });
 
 test('ids that reach an API path are URL-encoded, and a malformed id is refused before any request', async () => {
