@@ -26,6 +26,7 @@ import type { OpenStack } from './openstack.ts';
 import { gql, tmpDb } from './support.ts';
 
 const HOST = 'lbtopo-test-host';
+const AMPHORA_ID = randomUUID();
 const OTHER_HOST = 'other-host';
 
 let os: OpenStack;
@@ -124,6 +125,12 @@ before(async () => {
   apiOnlyLb = lonely.id;
   settleOctavia(os.octaviaDb);
   await api(os.neutronUrl, 'POST', '/v2.0/ports', { port: { network_id: networkId, device_owner: 'neutron:LOADBALANCERV2', device_id: apiOnlyLb, 'binding:host_id': HOST, fixed_ips: [{ subnet_id: subnetId, ip_address: '10.77.200.1' }] } });
+  // The amphora of the lab's Octavia load balancer (the noop provider creates none).
+  sql(
+    os.octaviaDb,
+    "INSERT INTO amphora (id, load_balancer_id, compute_id, lb_network_ip, vrrp_ip, ha_ip, vrrp_port_id, cert_busy, role, status, vrrp_interface) VALUES (?, ?, ?, '172.16.0.5', '10.77.0.200', ?, ?, 0, 'STANDALONE', 'ALLOCATED', 'eth1')",
+    AMPHORA_ID, amphora.loadBalancerId, randomUUID(), amphora.vip, randomUUID(),
+  );
   timings.mirrorMs = performance.now() - s;
 
   // Faults, one per load balancer, on either side.
@@ -143,6 +150,7 @@ before(async () => {
 after(async () => {
   app?.close();
   await Promise.all([lab?.down(), os?.stop()]);
+  if (os) rmSync(os.dir, { recursive: true, force: true });
   timings.fileMs = performance.now() - t0;
   console.log(`# cloud.test timings (ms): ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])))}`);
 });
@@ -242,6 +250,12 @@ test('each fault gives its rule, and nothing else from the cloud: API_ONLINE_BUT
   // Octavia's placeholder VIP port is admin-down by design: not a binding problem. v1 has no API to compare.
   assert.deepEqual(of(problems, amphora), ['MEMBER_DOWN']);
   assert.deepEqual(of(problems, v1), ['MEMBER_DOWN']);
+  const lb = await gql(app, 'query($id: String!) { loadBalancer(id: $id) { layout pools { id } cloud { operatingStatus vipPort { adminStateUp deviceOwner } amphorae { id role status haIp } } } }', { id: amphora.loadBalancerId });
+  assert.deepEqual(lb.data.loadBalancer, {
+    layout: 'OCTAVIA',
+    pools: [{ id: amphora.poolId }],
+    cloud: { operatingStatus: 'ONLINE', vipPort: { adminStateUp: false, deviceOwner: 'Octavia' }, amphorae: [{ id: AMPHORA_ID, role: 'STANDALONE', status: 'ALLOCATED', haIp: amphora.vip }] },
+  });
   const v1Cloud = await gql(app, 'query($id: String!) { pool(id: $id) { cloud { id } } }', { id: v1.poolId });
   assert.equal(v1Cloud.data.pool.cloud, null);
 });

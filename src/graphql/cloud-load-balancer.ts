@@ -2,10 +2,26 @@
 import { builder } from './builder.ts';
 import { CloudPortRef } from './cloud-port.ts';
 import { CloudListenerRef } from './cloud-listener.ts';
-import type { OctaviaLoadBalancer } from '../cloud/octavia.ts';
-import { cloudListener, cloudVipPort } from '../topology/cloud-queries.ts';
+import type { OctaviaAmphora, OctaviaLoadBalancer } from '../cloud/octavia.ts';
+import { cloudAmphoraeOf, cloudListener, cloudVipPort } from '../topology/cloud-queries.ts';
 
 export const CloudLoadBalancerRef = builder.objectRef<OctaviaLoadBalancer>('CloudLoadBalancer');
+const CloudAmphoraRef = builder.objectRef<OctaviaAmphora>('CloudAmphora');
+
+CloudAmphoraRef.implement({
+  description: 'An amphora as Octavia shows it (GET /v2/octavia/amphorae; admin only).',
+  fields: (t) => ({
+    id: t.exposeString('id', { description: 'Amphora UUID (amphora_id in its amphora-agent.conf).' }),
+    status: t.exposeString('status', { description: 'BOOTING, ALLOCATED, READY, PENDING_*, ERROR, DELETED, FAILOVER_STOPPED.' }),
+    role: t.exposeString('role', { nullable: true, description: 'STANDALONE, MASTER or BACKUP: the assigned role (after a failover the live VRRP state may differ).' }),
+    computeId: t.exposeString('computeId', { nullable: true, description: 'Its Nova instance.' }),
+    lbNetworkIp: t.exposeString('lbNetworkIp', { nullable: true, description: 'Its address on the management network (heartbeats come from it).' }),
+    vrrpIp: t.exposeString('vrrpIp', { nullable: true, description: 'Its address on the VIP network.' }),
+    haIp: t.exposeString('haIp', { nullable: true, description: 'The VIP it carries.' }),
+    vrrpPortId: t.exposeString('vrrpPortId', { nullable: true, description: 'Its VRRP port (the VIP is in its allowed_address_pairs).' }),
+    certExpiration: t.exposeString('certExpiration', { nullable: true, description: 'When its agent certificate expires.' }),
+  }),
+});
 
 CloudLoadBalancerRef.implement({
   description: 'A load balancer as the load-balancer API shows it (GET /v2/lbaas/loadbalancers).',
@@ -26,6 +42,11 @@ CloudLoadBalancerRef.implement({
         const port = ctx.session.cloud ? await cloudVipPort(ctx.session, lb) : null;
         return port && ctx.session.cloud ? { ...port, host: ctx.session.cloud.host } : null;
       },
+    }),
+    amphorae: t.field({
+      type: [CloudAmphoraRef],
+      description: 'Its amphorae (one list of every amphora per request; empty for providers without amphorae).',
+      resolve: (lb, _a, ctx) => cloudAmphoraeOf(ctx.session, lb.id),
     }),
     listeners: t.field({
       type: [CloudListenerRef],

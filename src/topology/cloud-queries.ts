@@ -2,7 +2,7 @@
 // (the session memoises each look; indexes are built once per observation).
 import type { NeutronPort } from '../cloud/neutron.ts';
 import { DEVICE_OWNER_LBAAS_V2, DEVICE_OWNER_OCTAVIA } from '../cloud/neutron.ts';
-import type { LoadBalancerStatusTree, OctaviaListener, OctaviaLoadBalancer, OctaviaPool } from '../cloud/octavia.ts';
+import type { LoadBalancerStatusTree, OctaviaAmphora, OctaviaListener, OctaviaLoadBalancer, OctaviaPool } from '../cloud/octavia.ts';
 import type { TopologySession } from './session.ts';
 import type { PoolRecord } from './pools.ts';
 
@@ -60,4 +60,9 @@ export async function cloudPoolOf(session: TopologySession, pool: PoolRecord): P
 export async function cloudStatusTree(session: TopologySession, loadBalancerId: string): Promise<LoadBalancerStatusTree | null> {
   if (!session.cloud) return null;
   return (await session.cloudStatus(loadBalancerId)).value;
+}
+
+export async function cloudAmphoraeOf(session: TopologySession, loadBalancerId: string): Promise<OctaviaAmphora[]> {
+  if (!session.cloud) return [];
+  return (await session.cloudList('amphorae')).value.filter((a) => a.loadBalancerId === loadBalancerId);
 }
