@@ -3,22 +3,20 @@
 //   lbaas  LBaaS state dirs and haproxy configs (files only)
 //   netns  named namespaces (readdir + stat)
 //   proc   one /proc scan (files only)
-//   ip     one `ip -batch` per namespace (scope = namespace name)
-//   ovs    one ovs-vsctl transaction (scope = OVSDB target)
+//   ip     one namespace's links, addresses and routes over rtnetlink, or one `ip -batch` (scope = namespace name)
+//   ovs    one OVSDB JSON-RPC transact, or one ovs-vsctl transaction (scope = OVSDB target)
 //   stats  one haproxy stats socket conversation (scope = socket path)
 import type { Config, ProbeName } from '../config.ts';
 import type { ProbeDefinition } from '../cache/runner.ts';
 import type { CommandGateway } from '../host/exec.ts';
 import { listLbaasDeployments } from '../host/lbaas-state.ts';
 import type { LbaasDeployment } from '../host/lbaas-state.ts';
-import { listNamespaces } from '../host/netns.ts';
+import { listNamespaces, namespaceInodeNow } from '../host/netns.ts';
 import type { NamedNamespace } from '../host/netns.ts';
 import { scanProcesses } from '../host/procfs.ts';
 import type { ProcessInfo } from '../host/procfs.ts';
-import { readNamespaceNetwork } from '../host/iproute.ts';
-import type { NamespaceNetwork } from '../host/iproute.ts';
-import { readOvsSnapshot } from '../host/ovs.ts';
-import type { OvsSnapshot } from '../host/ovs.ts';
+import { readNamespaceNetworkBest, readOvsSnapshotBest } from './readers.ts';
+import type { NetworkObservation, OvsObservation } from './readers.ts';
 import { queryHaproxyStats } from '../host/haproxy-stats.ts';
 import { haproxyFiles, isHaproxy } from './pools.ts';
 import type { HaproxyInfo, HaproxyStatsFailure, HaproxyStatsResult, StatRow } from '../host/haproxy-stats.ts';
@@ -67,9 +65,11 @@ export interface HostProbes {
   lbaas: ProbeDefinition<LbaasDeployment[]>;
   netns: ProbeDefinition<NamedNamespace[]>;
   proc: ProbeDefinition<ProcessInfo[]>;
-  ip: ProbeDefinition<NamespaceNetwork>;
-  ovs: ProbeDefinition<OvsSnapshot>;
+  ip: ProbeDefinition<NetworkObservation>;
+  ovs: ProbeDefinition<OvsObservation>;
   stats: ProbeDefinition<StatsObservation>;
+  /** The inode of a named namespace now (null: gone), checked before its cached network is served. */
+  namespaceInode?: (name: string) => number | null | undefined;
 }
 
 export function defineHostProbes(config: Config, gateway: CommandGateway): HostProbes {
@@ -78,7 +78,7 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
     lbaas: {
       name: 'lbaas',
       ttlMs: ttl('lbaas'),
-      run: () => listLbaasDeployments({ lbaasDir: config.lbaasDir, octaviaDir: config.octaviaDir }),
+      run: () => listLbaasDeployments({ lbaasDir: config.lbaasDir, octaviaDir: config.octaviaDir, required: config.stateDirsGiven }),
     },
     netns: { name: 'netns', ttlMs: ttl('netns'), run: () => listNamespaces(config.netnsDir) },
     proc: {
@@ -87,12 +87,17 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
       run: () => scanProcesses(),
       history: { name: HAPROXY_HISTORY, summarize: haproxyByConfig },
     },
-    ip: { name: 'ip', ttlMs: ttl('ip'), run: (namespace) => readNamespaceNetwork(gateway, namespace) },
-    ovs: { name: 'ovs', ttlMs: ttl('ovs'), run: (ovsdb) => readOvsSnapshot(gateway, ovsdb) },
+    ip: {
+      name: 'ip',
+      ttlMs: ttl('ip'),
+      run: (namespace) => readNamespaceNetworkBest(gateway, namespace, { netnsDir: config.netnsDir, netlink: config.netlink, timeoutMs: config.commandTimeoutMs }),
+    },
+    ovs: { name: 'ovs', ttlMs: ttl('ovs'), run: (ovsdb) => readOvsSnapshotBest(gateway, ovsdb, { timeoutMs: config.commandTimeoutMs, jsonRpc: config.ovsdbJsonRpc, ssl: config.ovsdbSsl }) },
     stats: {
       name: 'stats',
       ttlMs: ttl('stats'),
       run: async (socketPath) => compactStats(await queryHaproxyStats(socketPath, { timeoutMs: Math.min(2000, config.commandTimeoutMs) })),
     },
+    namespaceInode: (name) => namespaceInodeNow(config.netnsDir, name),
   };
 }
