@@ -19,6 +19,7 @@ import './cloud-listener.ts';
 import './cloud-load-balancer.ts';
 import './cloud-pool.ts';
 import './read-by.ts';
+import './host.ts';
 
 export const schema = builder.toSchema();
 
