@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { isValidOvsdbTarget } from './host/ovs.ts';
 import type { OvsdbSslFiles } from './host/ovs.ts';
 
-export const PROBE_NAMES = ['lbaas', 'netns', 'proc', 'ip', 'ovs', 'stats'] as const;
+/** `cloud`: the control-plane lists (Neutron ports, Octavia objects), when a cloud is configured. */
+export const PROBE_NAMES = ['lbaas', 'netns', 'proc', 'ip', 'ovs', 'stats', 'cloud'] as const;
 export type ProbeName = (typeof PROBE_NAMES)[number];
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -28,6 +29,12 @@ export interface Config {
   token: string | null;
   commandTimeoutMs: number;
   commandConcurrency: number;
+  /** The clouds.yaml cloud to compare with (LBTOPO_CLOUD, else OS_CLOUD); null: OS_* variables if set, else no cloud. */
+  cloud: string | null;
+  /** Deadline of each control-plane call (authentication and paging included). */
+  cloudTimeoutMs: number;
+  /** How long the host and the API must disagree on a status before OPERATING_STATUS_DRIFT (two heartbeats). */
+  cloudStatusGraceMs: number;
   /** This host's name in the fleet (LBTOPO_HOST, default the hostname); also its PostgreSQL login role. */
   host: string;
   /** PostgreSQL URL the host pushes its facts to (and `fleet serve` reads); null: no fleet. */
@@ -93,7 +100,10 @@ export const SETTINGS = [
   { env: 'LBTOPO_TOKEN', flag: 'token', default: '', help: 'bearer token; required to listen anywhere but loopback' },
   { env: 'LBTOPO_COMMAND_TIMEOUT', flag: 'command-timeout', default: '5s', help: 'timeout of each host command' },
   { env: 'LBTOPO_COMMAND_CONCURRENCY', flag: 'command-concurrency', default: '4', help: 'host commands run at once' },
-  { env: 'LBTOPO_HOST', flag: 'host', default: '', help: "this host's name in the fleet and its PostgreSQL role (empty: the hostname)" },
+  { env: 'LBTOPO_CLOUD', flag: 'cloud', default: '', help: 'clouds.yaml cloud to compare with (OS_CLOUD when unset; OS_* variables without either; none: no cloud)' },
+  { env: 'LBTOPO_CLOUD_TIMEOUT', flag: 'cloud-timeout', default: '3s', help: 'deadline of each Keystone, Neutron or Octavia call' },
+  { env: 'LBTOPO_CLOUD_STATUS_GRACE', flag: 'cloud-status-grace', default: '20s', help: 'how long host and API must disagree on a status before OPERATING_STATUS_DRIFT' },
+  { env: 'LBTOPO_HOST', flag: 'host', default: '', help: "this host's name in the fleet and its PostgreSQL role, and as Neutron knows it (binding:host_id) (empty: the hostname)" },
   { env: 'LBTOPO_FLEET_DB', flag: 'fleet-db', default: '', help: 'PostgreSQL URL to push facts to (serve) or read them from (fleet serve); sslmode, sslcert, sslkey, sslrootcert in the URL' },
   { env: 'LBTOPO_FLEET_INTERVAL', flag: 'fleet-interval', default: '30s', help: 'heartbeat push interval; three without a push make a host stale' },
   { env: 'LBTOPO_FLEET_SCRAPE_URL', flag: 'fleet-scrape-url', default: '', help: "where Prometheus scrapes this host's /metrics, for the fleet's http_sd (empty: from LBTOPO_LISTEN)" },
@@ -236,6 +246,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     LBTOPO_COMMAND_TIMEOUT: duration('LBTOPO_COMMAND_TIMEOUT').refine((ms) => ms >= 100, 'LBTOPO_COMMAND_TIMEOUT must be at least 100ms'),
     LBTOPO_PROCESSES: z.enum(['lbaas', 'all'], { error: (issue) => `LBTOPO_PROCESSES: ${JSON.stringify(issue.input)} is not lbaas or all` }),
     LBTOPO_COMMAND_CONCURRENCY: z.coerce.number().int('LBTOPO_COMMAND_CONCURRENCY must be an integer').min(1).max(64),
+    LBTOPO_CLOUD: z.string().refine((s) => s === '' || /^[A-Za-z0-9_.@-]{1,128}$/.test(s), 'LBTOPO_CLOUD must be a clouds.yaml cloud name (letters, digits, _ . @ -)'),
+    LBTOPO_CLOUD_TIMEOUT: duration('LBTOPO_CLOUD_TIMEOUT').refine((ms) => ms >= 100, 'LBTOPO_CLOUD_TIMEOUT must be at least 100ms'),
+    LBTOPO_CLOUD_STATUS_GRACE: duration('LBTOPO_CLOUD_STATUS_GRACE'),
     LBTOPO_HOST: z.string().refine((h) => h === '' || HOST_NAME.test(h), {
       error: (issue) => `LBTOPO_HOST: ${JSON.stringify(issue.input)} is not a host name (letters, digits, '.', '_', '-'; at most 63; it is also a PostgreSQL role name)`,
     }),
@@ -297,6 +310,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     token: v.LBTOPO_TOKEN === '' ? null : v.LBTOPO_TOKEN,
     commandTimeoutMs: v.LBTOPO_COMMAND_TIMEOUT,
     commandConcurrency: v.LBTOPO_COMMAND_CONCURRENCY,
+    cloud: v.LBTOPO_CLOUD || env.OS_CLOUD || null,
+    cloudTimeoutMs: v.LBTOPO_CLOUD_TIMEOUT,
+    cloudStatusGraceMs: v.LBTOPO_CLOUD_STATUS_GRACE,
     host: v.LBTOPO_HOST === '' ? defaultHostName() : v.LBTOPO_HOST,
     fleetDb: v.LBTOPO_FLEET_DB === '' ? null : v.LBTOPO_FLEET_DB,
     fleetIntervalMs: v.LBTOPO_FLEET_INTERVAL,

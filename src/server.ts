@@ -22,6 +22,7 @@ import { TopologySession } from './topology/session.ts';
 import { graphiqlOptions, renderGraphiqlPage, useGraphiqlAssets } from './graphiql.ts';
 import { StatsUnavailableError } from './topology/members.ts';
 import { useMetrics } from './metrics.ts';
+import { cloudProbesFor } from './topology/cloud-setup.ts';
 import { useQueryLimits } from './graphql/limits.ts';
 import { corsPolicy, graphiqlBehindToken, useHttpEdge } from './http/edge.ts';
 import { Refusals, registerEdgeMetrics } from './edge-metrics.ts';
@@ -78,7 +79,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const store = new ObservationStore(config.db, { log });
   const runner = new ProbeRunner(store, log);
   const probes = defineHostProbes(config, gateway);
-  const newSession = () => new TopologySession(runner, probes, config);
+  const cloud = cloudProbesFor(config);
+  const newSession = () => new TopologySession(runner, probes, config, cloud);
 
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,

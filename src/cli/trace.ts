@@ -113,6 +113,13 @@ const PLACE: Record<ProblemCode, NodeKind> = {
   CHECK_INCOMPLETE: 'pool',
   ORPHAN_NAMESPACE: 'pool',
   ORPHAN_OVS_PORT: 'pool',
+  // The cloud codes: the API's disagreement is about the whole pool, the port binding about the tap.
+  API_ONLINE_BUT_DEAD: 'haproxy',
+  MISSING_ON_HOST: 'pool',
+  UNKNOWN_TO_API: 'pool',
+  MEMBER_SET_DRIFT: 'members',
+  PORT_BINDING_DRIFT: 'tap',
+  OPERATING_STATUS_DRIFT: 'member',
 };
 
 export interface TraceNode {

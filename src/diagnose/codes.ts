@@ -38,6 +38,16 @@
 // | MEMBER_DOWN               | INFO     | stats            |
 // | ORPHAN_NAMESPACE          | INFO     | netns            |
 // | ORPHAN_OVS_PORT           | INFO     | ovs (netns ip)   |
+//
+// Host against cloud (only with a cloud configured; v2 and Octavia pools, as neutron-lbaas v1 has
+// no API left to ask). CRITICAL where the disagreement means clients get nothing, WARNING where it
+// will bite or where the API misleads whoever watches it:
+// | API_ONLINE_BUT_DEAD       | CRITICAL | cloud proc netns ip |
+// | MISSING_ON_HOST           | CRITICAL | cloud            |
+// | UNKNOWN_TO_API            | WARNING  | cloud            |
+// | MEMBER_SET_DRIFT          | WARNING  | cloud            |
+// | PORT_BINDING_DRIFT        | WARNING  | cloud netns ip   |
+// | OPERATING_STATUS_DRIFT    | WARNING  | cloud stats      |
 import type { ProbeName } from '../config.ts';
 
 export const SEVERITIES = ['CRITICAL', 'WARNING', 'INFO'] as const;
@@ -76,6 +86,12 @@ export const PROBLEM_CODES = {
   CHECK_INCOMPLETE: { severity: 'WARNING', needs: [], perPool: false, meaning: 'A probe the checks need failed (or only a stale observation was left): those checks were skipped rather than guessed. Names the probe.' },
   MEMBER_DOWN: { severity: 'INFO', needs: ['stats'], perPool: true, meaning: 'A member is DOWN while others still serve: haproxy routes around it. Not reported per member when ALL_MEMBERS_DOWN is.' },
   ORPHAN_NAMESPACE: { severity: 'INFO', needs: ['netns'], perPool: false, meaning: 'A qlbaas- namespace that no pool state dir names: a leftover of a deleted pool.' },
+  API_ONLINE_BUT_DEAD: { severity: 'CRITICAL', needs: ['cloud', 'proc', 'netns', 'ip'], perPool: true, meaning: 'The API shows the load balancer or listener ONLINE while this host has no live haproxy or no VIP for it: whoever watches the API sees a working VIP that refuses connections (neutron-lbaas v2 never downgrades it).' },
+  MISSING_ON_HOST: { severity: 'CRITICAL', needs: ['cloud'], perPool: false, meaning: "The API says this host serves the load balancer (its VIP port is bound here) or pool, ACTIVE and admin-up, and nothing for it is here: the agent failed to deploy it." },
+  UNKNOWN_TO_API: { severity: 'WARNING', needs: ['cloud'], perPool: true, meaning: 'A pool or load balancer deployed here that the API does not know or shows DELETED: a leftover that may still answer on a VIP now given to someone else.' },
+  MEMBER_SET_DRIFT: { severity: 'WARNING', needs: ['cloud'], perPool: true, meaning: "The haproxy config's members differ from the API's (by id, address or port): a configuration push was missed." },
+  PORT_BINDING_DRIFT: { severity: 'WARNING', needs: ['cloud', 'netns', 'ip'], perPool: true, meaning: "A VIP tap plugged here whose Neutron port is bound to another host, failed to bind, or is admin-down (Octavia's placeholder VIP port is admin-down by design and is not reported)." },
+  OPERATING_STATUS_DRIFT: { severity: 'WARNING', needs: ['cloud', 'stats'], perPool: true, meaning: "A member's status as haproxy reports it, mapped the way Octavia maps it, differs from the API's, and both have held longer than LBTOPO_CLOUD_STATUS_GRACE: the status reports are not reaching the API." },
   ORPHAN_OVS_PORT: { severity: 'INFO', needs: ['ovs'], perPool: false, meaning: "An OVS port whose device does not exist (ofport -1, error set) and that is no pool's VIP tap: a leftover of a deleted port." },
 } as const satisfies Record<string, ProblemCodeSpec>;
 

@@ -18,6 +18,8 @@ import { poolsOf } from '../topology/pools.ts';
 import type { PoolRecord } from '../topology/pools.ts';
 import { PROBLEM_CODES } from './codes.ts';
 import type { ProblemCode } from './codes.ts';
+import { gatherCloudFacts } from './cloud-facts.ts';
+import type { CloudFacts } from './cloud-facts.ts';
 
 /** A probe that could not be read for this diagnosis. */
 export interface ProbeGap {
@@ -48,11 +50,13 @@ export interface DiagnosisFacts {
   ovs: OvsSnapshot | null;
   /** Stats socket path -> its answer (reachable or not). */
   stats: ReadonlyMap<string, StatsObservation>;
+  /** What the cloud says (null: no cloud configured, or no cloud code asked). */
+  cloud?: CloudFacts | null;
   gaps: ProbeGap[];
 }
 
 export function emptyFacts(overrides: Partial<DiagnosisFacts> = {}): DiagnosisFacts {
-  return { deployments: [], allPools: [], pools: [], namespaces: null, processes: null, networks: new Map(), ovs: null, stats: new Map(), gaps: [], ...overrides };
+  return { deployments: [], allPools: [], pools: [], namespaces: null, processes: null, networks: new Map(), ovs: null, stats: new Map(), cloud: null, gaps: [], ...overrides };
 }
 
 export function probesNeededBy(codes: Iterable<ProblemCode>): Set<ProbeName> {
@@ -96,6 +100,8 @@ export async function gatherFacts(session: TopologySession, request: GatherReque
   const hostWide = [...request.codes].some((c) => !PROBLEM_CODES[c].perPool && c !== 'CHECK_INCOMPLETE');
   if (pools.length === 0 && !hostWide) return emptyFacts({ deployments, allPools, pools, gaps });
 
+  // The cloud is asked alongside the host, so a slow cloud adds its deadline at most, not to each host probe.
+  const cloudFacts = needs.has('cloud') ? gatherCloudFacts(session, request.codes, pools, gaps) : Promise.resolve(null);
   const sockets = needs.has('stats') ? [...new Set(pools.map((p) => p.deployment.socketPath))] : [];
   const [namespaces, processes, ovs, statsAnswers] = await Promise.all([
     needs.has('netns') || needs.has('ip') ? read('netns', '', session.namespaces()) : null,
@@ -124,5 +130,5 @@ export async function gatherFacts(session: TopologySession, request: GatherReque
 
   const stats = new Map<string, StatsObservation>();
   for (const [socket, answer] of statsAnswers) if (answer) stats.set(socket, answer);
-  return { deployments, allPools, pools, namespaces: namespaceList, processes, networks, ovs, stats, gaps };
+  return { deployments, allPools, pools, namespaces: namespaceList, processes, networks, ovs, stats, cloud: await cloudFacts, gaps };
 }

@@ -30,6 +30,8 @@ import { ovsPortInError } from './facts.ts';
 import { deploymentConfigShapeRules, pidFileRules, poolConfigShapeRules } from './config-rules.ts';
 import { interfaceIndex, namespaceIndex, processIndex, statsIndex } from '../topology/indexes.ts';
 import type { DiagnosisFacts, ProbeGap } from './facts.ts';
+import { cloudProblems } from './cloud-rules.ts';
+import { CLOUD_CODES } from './cloud-facts.ts';
 
 /**
  * /proc start times are exact to the tick, but boot time (btime) is whole seconds: a config
@@ -423,6 +425,7 @@ const PROBE_HINTS: Record<ProbeGap['probe'], string> = {
   ip: 'Check that ip (iproute2) is installed and that the namespace still exists.',
   ovs: 'Check that ovs-vsctl is installed, that ovsdb-server runs, and that LBTOPO_OVSDB points at it.',
   stats: 'Check the stats socket.',
+  cloud: 'Check that the cloud named by LBTOPO_CLOUD answers from this host: clouds.yaml, Keystone (auth_url, credentials) and the network and load-balancer endpoints of its catalog.',
 };
 
 /** The codes that could not be judged because this probe was missing. */
@@ -451,6 +454,7 @@ export function gapProblem(gap: ProbeGap, codes: ReadonlySet<ProblemCode>, links
 export function gapConcernsPool(gap: ProbeGap, pool: PoolRecord): boolean {
   if (gap.probe === 'ip') return gap.scope === pool.namespaceName;
   if (gap.probe === 'stats') return gap.scope === pool.deployment.socketPath;
+  if (gap.probe === 'cloud') return pool.layout !== 'v1';
   return true;
 }
 
@@ -476,13 +480,14 @@ export function judge(facts: DiagnosisFacts, codes: ReadonlySet<ProblemCode>, op
   if (!options.pool) for (const d of facts.deployments) found.push(...deploymentConfigShapeRules(d));
   if (codes.has('ORPHAN_NAMESPACE')) found.push(...orphanNamespaceRules(facts));
   if (codes.has('ORPHAN_OVS_PORT')) found.push(...orphanOvsPortRules(facts));
+  if ([...codes].some((c) => CLOUD_CODES.has(c))) found.push(...cloudProblems(facts, codes.has('MISSING_ON_HOST')));
   const out = found.filter((p) => codes.has(p.code));
   for (const gap of facts.gaps) {
     if (options.pool) {
       if (gapConcernsPool(gap, options.pool)) out.push(gapProblem(gap, codes, { poolId: options.pool.id, namespace: options.pool.namespaceName }));
       continue;
     }
-    const owners = facts.pools.filter((p) => gap.probe !== 'lbaas' && gap.probe !== 'netns' && gap.probe !== 'proc' && gap.probe !== 'ovs' && gapConcernsPool(gap, p));
+    const owners = facts.pools.filter((p) => gap.probe !== 'lbaas' && gap.probe !== 'netns' && gap.probe !== 'proc' && gap.probe !== 'ovs' && gap.probe !== 'cloud' && gapConcernsPool(gap, p));
     out.push(gapProblem(gap, codes, { poolId: owners.length === 1 ? owners[0]!.id : null, namespace: options.namespace ?? null }));
   }
   return out.sort(compareProblems);

@@ -13,6 +13,11 @@ import './ovs-port.ts';
 import './process.ts';
 import './probe.ts';
 import './problem.ts';
+import './load-balancer.ts';
+import './cloud-port.ts';
+import './cloud-listener.ts';
+import './cloud-load-balancer.ts';
+import './cloud-pool.ts';
 import './read-by.ts';
 import './host.ts';
 

@@ -19,7 +19,7 @@ import type { HaproxyFrontend, HaproxyHealthCheck } from '../host/haproxy-config
 import { diagnosePool, poolIdsWithProblems } from '../diagnose/diagnose.ts';
 
 export const PoolRef = builder.objectRef<Seen<PoolRecord>>('Pool');
-const ListenerRef = builder.objectRef<HaproxyFrontend>('Listener');
+export const ListenerRef = builder.objectRef<HaproxyFrontend>('Listener');
 const HealthCheckRef = builder.objectRef<HaproxyHealthCheck>('HealthCheck');
 const VipRef = builder.objectRef<{ address: string; port: number | null; frontend: string }>('Vip');
 const HaproxyRuntimeRef = builder.objectRef<{ socketPath: string }>('HaproxyRuntime');

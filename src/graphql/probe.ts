@@ -11,6 +11,7 @@ const ProbeNameEnum = builder.enumType('ProbeName', {
     IP: { value: 'ip', description: 'One `ip -batch` per namespace (interfaces, addresses, counters, routes).' },
     OVS: { value: 'ovs', description: 'One ovs-vsctl transaction over Bridge, Port and Interface.' },
     STATS: { value: 'stats', description: 'One haproxy stats socket conversation per pool socket.' },
+    CLOUD: { value: 'cloud', description: 'The cloud (LBTOPO_CLOUD): one Neutron or Octavia list call per resource type, and the status tree of each load balancer deployed here. Nothing without a cloud.' },
   } as const,
 });
 

@@ -24,6 +24,11 @@ export async function refreshProbes(session: TopologySession, probes: readonly P
     const sockets = new Set((await listPools(session)).map((p) => p.deployment.socketPath));
     jobs.push(...[...sockets].map((s) => settle(session.stats(s))));
   }
+  if (wanted.has('cloud') && session.cloud) {
+    for (const probe of ['ports', 'loadBalancers', 'listeners', 'pools'] as const) jobs.push(settle(session.cloudList(probe)));
+    const lbIds = new Set((await listPools(session)).flatMap((p) => (p.layout !== 'v1' && p.loadBalancerId ? [p.loadBalancerId] : [])));
+    jobs.push(...[...lbIds].map((id) => settle(session.cloudStatus(id))));
+  }
   await Promise.all(jobs);
   return session.trace.slice(start);
 }

@@ -7,6 +7,8 @@ import { ProbeFailedError } from '../cache/runner.ts';
 import type { Config } from '../config.ts';
 import type { Observed, ProbeRunner, ProbeTraceEntry, ProbeDefinition, WaitBudget } from '../cache/runner.ts';
 import type { HostProbes } from './probes.ts';
+import type { CloudListProbe, CloudProbes } from './cloud-probes.ts';
+import { statusScope } from './cloud-probes.ts';
 
 type ProbeKey = { probe: keyof HostProbes; scope: string };
 type Value<K extends keyof HostProbes> = HostProbes[K] extends ProbeDefinition<infer T> ? T : never;
@@ -27,11 +29,15 @@ export class TopologySession {
   readonly runner: ProbeRunner;
   readonly probes: HostProbes;
   readonly config: Config;
+  /** The cloud's probes; null when no cloud is configured (every cloud field is then null). */
+  readonly cloud: CloudProbes | null;
+  private readonly cloudLooks = new Map<string, Promise<Observed<unknown>>>();
 
-  constructor(runner: ProbeRunner, probes: HostProbes, config: Config) {
+  constructor(runner: ProbeRunner, probes: HostProbes, config: Config, cloud: CloudProbes | null = null) {
     this.runner = runner;
     this.probes = probes;
     this.config = config;
+    this.cloud = cloud;
     this.loader = new DataLoader(
       (keys) => Promise.all(keys.map((k) => this.runner.observe(this.probes[k.probe] as ProbeDefinition<unknown>, k.scope, { maxAgeMs: this.mustLook.has(keyOf(k)) ? 0 : this.maxAgeMs, aheadMs: this.aheadMs, budget: this.budget }, this.trace).catch((e: Error) => e))),
       { cacheKeyFn: keyOf, batch: false },
@@ -92,8 +98,36 @@ export class TopologySession {
   }
   ovs() { return this.observe('ovs', this.config.ovsdb); }
   stats(socketPath: string) { return this.observe('stats', socketPath); }
+
+  /** One cloud list (ports, load balancers, ...), at most once per request. Requires a cloud. */
+  cloudList<K extends CloudListProbe>(probe: K): Promise<Observed<CloudValue<K>>> {
+    const cloud = this.requireCloud();
+    return this.observeCloud(cloud[probe] as ProbeDefinition<unknown>, cloud.name) as Promise<Observed<CloudValue<K>>>;
+  }
+
+  /** One load balancer's status tree (null: Octavia does not know it). Requires a cloud. */
+  cloudStatus(loadBalancerId: string): Promise<Observed<CloudValue<'status'>>> {
+    const cloud = this.requireCloud();
+    return this.observeCloud(cloud.status, statusScope(cloud, loadBalancerId)) as Promise<Observed<CloudValue<'status'>>>;
+  }
+
+  private requireCloud(): CloudProbes {
+    if (!this.cloud) throw new Error('no cloud is configured');
+    return this.cloud;
+  }
+
+  private observeCloud(def: ProbeDefinition<unknown>, scope: string): Promise<Observed<unknown>> {
+    const key = `${def.name}\u0000${scope}`;
+    let look = this.cloudLooks.get(key);
+    if (!look) {
+      look = this.runner.observe(def, scope, { maxAgeMs: this.maxAgeMs }, this.trace);
+      this.cloudLooks.set(key, look);
+    }
+    return look;
+  }
 }
 
+type CloudValue<K extends CloudListProbe | 'status'> = CloudProbes[K] extends ProbeDefinition<infer T> ? T : never;
 function keyOf(k: ProbeKey): string {
   return `${k.probe}\u0000${k.scope}`;
 }
