@@ -17,6 +17,8 @@ const USAGE = `usage: lbtopo <command> [options]
   schema [--write]    print the SDL (--write: rewrite schema/schema.graphql)
   lab up|down         build or remove a real LBaaS lab on this machine (root)
   demo                build a lab with faults and serve it
+  fleet serve|migrate|add-host|add-reader
+                      the fleet API over PostgreSQL, its migrations and roles (lbtopo fleet --help)
 
 \`lbtopo COMMAND --help\` says more; \`lbtopo --version\` prints the version.
 
@@ -71,7 +73,13 @@ async function main(argv: string[]): Promise<number> {
       const app = createApp(config, { background: true });
       const server = await serve(app);
       const { address, port } = server.address() as AddressInfo;
-      console.error(`lbtopo: serving http://${address.includes(':') ? `[${address}]` : address}:${port}/graphql`);
+      const base = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+      console.error(`lbtopo: serving ${base}/graphql`);
+      if (config.fleetDb) {
+        const { FleetPusher } = await import('./fleet/push.ts');
+        new FleetPusher({ config, store: app.store, runner: app.runner, newSession: app.newSession, scrapeUrl: config.fleetScrapeUrl ?? `${base}/metrics` }).start();
+        console.error(`lbtopo: pushing facts to the fleet database as host ${config.host} every ${config.fleetIntervalMs / 1000}s`);
+      }
       return -1; // keep running
     }
     case 'schema': {
@@ -94,6 +102,10 @@ async function main(argv: string[]): Promise<number> {
     case 'query': {
       const { queryCommand } = await import('./cli/query.ts');
       return queryCommand(rest);
+    }
+    case 'fleet': {
+      const { fleetCommand } = await import('./fleet/cli.ts');
+      return fleetCommand(rest);
     }
     case 'check': {
       const { checkCommand } = await import('./cli/check.ts');

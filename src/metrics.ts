@@ -115,9 +115,10 @@ async function scrapeHost(session: TopologySession): Promise<Scrape> {
 }
 
 /** The yoga plugin serving /metrics (behind the bearer token like every path but /health). */
-export function useMetrics(runner: ProbeRunner, newSession: () => TopologySession): Plugin {
+export function useMetrics(runner: ProbeRunner, newSession: () => TopologySession, register: (registers: Registry[]) => void = () => {}): Plugin {
   const registry = new Registry();
   const registers = [registry];
+  register(registers);
 
   const probeDuration = new Histogram({
     name: 'lbtopo_probe_duration_seconds',

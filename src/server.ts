@@ -3,7 +3,7 @@
 // a bearer token when configured, probe traces in every response's extensions, expected errors
 // shown and unexpected ones masked and logged.
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { createGraphQLError, createYoga, maskError as yogaMaskError } from 'graphql-yoga';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
@@ -22,10 +22,13 @@ import { TopologySession } from './topology/session.ts';
 import { graphiqlOptions, renderGraphiqlPage, useGraphiqlAssets } from './graphiql.ts';
 import { StatsUnavailableError } from './topology/members.ts';
 import { useMetrics } from './metrics.ts';
+import { useQueryLimits } from './graphql/limits.ts';
+import { corsPolicy, graphiqlBehindToken, useHttpEdge } from './http/edge.ts';
+import { Refusals, registerEdgeMetrics } from './edge-metrics.ts';
 import { callbackLogger, createLogger, useRequestLog, yogaLogging } from './log.ts';
 import type { Logger } from './log.ts';
 import { startHostWatchers } from './topology/watchers.ts';
-import { netlinkSupport, watchNamespace } from './host/netlink.ts';
+import { netlinkSupport, startNetlinkWorkers, watchNamespace } from './host/netlink.ts';
 import { monitorOvs } from './host/ovsdb-jsonrpc.ts';
 import type { HostWatchers, WatchSources } from './topology/watchers.ts';
 import { startBackgroundRefresher } from './topology/refresher.ts';
@@ -70,7 +73,8 @@ export interface AppOptions {
 export function createApp(config: Config, options: AppOptions = {}): App {
   const logger = options.logger ?? (options.log ? callbackLogger(options.log) : createLogger({ format: config.logFormat, level: config.logLevel }));
   const log = (m: string) => logger.warn(m);
-  const gateway = new CommandGateway({ timeoutMs: config.commandTimeoutMs, concurrency: config.commandConcurrency });
+  const gateway = new CommandGateway({ timeoutMs: config.commandTimeoutMs, concurrency: config.commandConcurrency, queueLimit: config.commandQueue });
+  const refusals = new Refusals();
   const store = new ObservationStore(config.db, { log });
   const runner = new ProbeRunner(store, log);
   const probes = defineHostProbes(config, gateway);
@@ -79,13 +83,20 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     context: () => ({ session: newSession() }),
-    graphiql: () => graphiqlOptions(newSession()),
+    graphiql: graphiqlBehindToken(config.token, () => graphiqlOptions(newSession())),
     renderGraphiQL: renderGraphiqlPage,
     landingPage: false,
+    cors: corsPolicy(config),
     logging: yogaLogging(logger, (e) => e instanceof ProbeFailedError || e instanceof StatsUnavailableError),
     maskedErrors: { maskError: (error, message, isDev) => exposeExpectedError(error) ?? yogaMaskError(error, message, isDev) },
-    plugins: [useRequestLog(logger), useBearerToken(config.token), useGraphiqlAssets(), useReadiness(store), useMetrics(runner, newSession), useProbeExtensions(), useStoreHealth(store)],
+    plugins: [
+      useRequestLog(logger), useHttpEdge(config, refusals.count), useBearerToken(config.token), useGraphiqlAssets(), useReadiness(store),
+      useMetrics(runner, newSession, (registers) => registerEdgeMetrics(registers, gateway, refusals)),
+      useQueryLimits(config.limits, refusals.count), useProbeExtensions(), useStoreHealth(store),
+    ],
   });
+  // A long-lived server starts its netlink workers now, not on the first request.
+  if (options.background && config.netlink && netlinkSupport().available) startNetlinkWorkers();
   const watchers = options.background ? startHostWatchers(config, runner, options.watchSources ?? defaultWatchSources(config), log) : null;
   const refresher = options.background && config.refreshMs > 0 ? startBackgroundRefresher(newSession, config.refreshMs, log) : null;
   return {
@@ -187,7 +198,8 @@ function useStoreHealth(store: ObservationStore): Plugin<GraphQLContext> {
   };
 }
 
-function useBearerToken(token: string | null): Plugin {
+/** Every path but /health needs the token when one is configured (the fleet service uses it too). */
+export function useBearerToken(token: string | null): Plugin {
   const expected = token ? Buffer.from(`Bearer ${token}`) : null;
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
@@ -203,9 +215,16 @@ function useBearerToken(token: string | null): Plugin {
   };
 }
 
+/** What serve() needs: the host App, or the fleet service's (src/fleet/serve.ts). */
+export interface Servable {
+  config: Pick<Config, 'listen'>;
+  yoga: unknown;
+  close(): void;
+}
+
 /** Listens; resolves when listening. SIGINT/SIGTERM close the server and the database. */
-export async function serve(app: App): Promise<Server> {
-  const server = createServer(app.yoga);
+export async function serve(app: Servable): Promise<Server> {
+  const server = createServer(app.yoga as RequestListener);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(app.config.listen.port, app.config.listen.host, () => resolve());

@@ -168,14 +168,14 @@ test('port(id) with a well-formed unknown prefix answers from the OVS and interf
   try {
     const q = '{ port(id: "0badc0de-99") { id tapName } }';
     // Cold: OVS is read and each namespace not yet seen is looked at once.
-    const cold = await commandsDuring(fresh, () => gql(fresh, q));
-    assert.equal(cold.filter((a) => a[0] === 'ovs-vsctl').length, 1);
+    const cold = await probesRunDuring(fresh, () => gql(fresh, q));
+    assert.equal(cold.filter((l) => l.startsWith('ovs:')).length, 1);
     // Warm: the latest looks say no namespace holds tap0badc0de-99, so nothing runs at all.
     let res: any;
-    const warm = await commandsDuring(fresh, async () => { res = await gql(fresh, q); });
+    const warm = await probesRunDuring(fresh, async () => { res = await gql(fresh, q); });
     assert.equal(res.errors, undefined);
     assert.equal(res.data.port, null);
-    assert.deepEqual(warm, [], 'no ip in every namespace per request');
+    assert.deepEqual(warm, [], 'no look in every namespace per request');
     // A known port is still found (confirmed by a look at the one namespace holding it).
     const known = await gql(fresh, `{ port(id: "${healthy.portId.slice(0, 11)}") { id namespace { name } } }`);
     assert.deepEqual(known.data.port, { id: healthy.portId, namespace: { name: healthy.namespace } });

@@ -55,6 +55,7 @@ before(() => {
   mkdirSync(join(lbaasDir, POOL_A), { recursive: true });
   writeFileSync(join(lbaasDir, POOL_A, 'conf'), fixture('lbaas-v1-pool.conf'));
   mkdirSync(netnsDir);
+  mkdirSync(join(root, 'octavia')); // a state dir that is given must exist
   addNamespace(`qlbaas-${POOL_A}`);
   const config = loadConfig({
     LBTOPO_DB: join(root, 'db.sqlite'), LBTOPO_LBAAS_DIR: lbaasDir, LBTOPO_OCTAVIA_DIR: join(root, 'octavia'),

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, parseDuration } from '../config.ts';
 import { PROBLEM_CODE_NAMES, severityRank } from '../diagnose/codes.ts';
+import { FLEET_PROBLEM_CODE_NAMES } from '../fleet/codes.ts';
 import type { ProblemCode, Severity } from '../diagnose/codes.ts';
 import { runGraphQL, TARGET_OPTIONS, targetFromFlags, UnreachableError, UsageError } from './client.ts';
 import type { GraphQLAnswer } from './client.ts';
@@ -206,7 +207,9 @@ export async function checkCommand(args: string[]): Promise<number> {
     };
     thresholds = { warning: range('warning', values.warning, DEFAULT_THRESHOLDS.warning), critical: range('critical', values.critical, DEFAULT_THRESHOLDS.critical) };
     ignored = new Set(values.ignore ?? []);
-    for (const code of ignored) if (!(PROBLEM_CODE_NAMES as string[]).includes(code)) throw new UsageError(`--ignore ${code}: not a problem code (${PROBLEM_CODE_NAMES.join(', ')})`);
+    // A fleet (--url of lbtopo fleet serve) adds HOST_STALE.
+    const codes: string[] = [...PROBLEM_CODE_NAMES, ...FLEET_PROBLEM_CODE_NAMES];
+    for (const code of ignored) if (!codes.includes(code)) throw new UsageError(`--ignore ${code}: not a problem code (${codes.join(', ')})`);
     if (values['max-age'] !== undefined) {
       if (!/^\d+(\.\d+)?$/.test(values['max-age'])) throw new UsageError(`--max-age ${JSON.stringify(values['max-age'])}: expected seconds >= 0`);
       maxAge = Number(values['max-age']);

@@ -142,7 +142,7 @@ export function ipBatchArgv(namespace: string, netnsDir: string = IPROUTE_NETNS_
 }
 
 /** The namespace file's inode, or null when it is not (or no longer) a mounted namespace. */
-async function namespaceFileInode(path: string): Promise<number | null> {
+export async function namespaceFileInode(path: string): Promise<number | null> {
   try {
     const info = await stat(path);
     return info.isFile() && info.dev === (await nsfsDevice()) ? info.ino : null;

@@ -2,14 +2,12 @@
 // JSON-RPC on its socket), the command as the fallback (`ip -batch`, `ovs-vsctl`), and the answer
 // says which one did and why the first could not. The fallbacks are also the test oracles
 // (test/netlink-oracle.test.ts, test/ovsdb-jsonrpc.test.ts).
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CommandGateway } from '../host/exec.ts';
 import { DiscoveryError } from '../host/errors.ts';
-import { readNamespaceNetwork } from '../host/iproute.ts';
+import { namespaceFileInode, readNamespaceNetwork } from '../host/iproute.ts';
 import type { NamespaceNetwork } from '../host/iproute.ts';
 import { NetlinkError, netlinkSupport, readNamespaceNetworkNetlink } from '../host/netlink.ts';
-import { nsfsDevice } from '../host/netns.ts';
 import { readOvsSnapshotPreferRpc } from '../host/ovsdb-jsonrpc.ts';
 import { readOvsSnapshot } from '../host/ovs.ts';
 import type { OvsdbSslFiles, OvsSnapshot } from '../host/ovs.ts';
@@ -45,7 +43,7 @@ export async function readNamespaceNetworkBest(gateway: CommandGateway, namespac
   else if (!support.available) fallbackReason = `netlink unavailable: ${support.reason ?? 'the addon did not load'}`;
   else {
     const file = join(options.netnsDir, namespace);
-    const inode = await namespaceInode(file);
+    const inode = await namespaceFileInode(file);
     if (inode === null) throw new DiscoveryError('gone', ['netlink', file], `namespace ${namespace} does not exist (any more): ${file} is not a mounted namespace`);
     try {
       const network = await readNamespaceNetworkNetlink(namespace, file, { expectedInode: inode, timeoutMs: options.timeoutMs });
@@ -58,15 +56,6 @@ export async function readNamespaceNetworkBest(gateway: CommandGateway, namespac
   }
   const network = await readNamespaceNetwork(gateway, namespace, { netnsDir: options.netnsDir });
   return { ...network, readBy: { reader: 'ip', fallbackReason } };
-}
-
-async function namespaceInode(path: string): Promise<number | null> {
-  try {
-    const info = await stat(path);
-    return info.isFile() && info.dev === (await nsfsDevice()) ? info.ino : null;
-  } catch {
-    return null;
-  }
 }
 
 /** The OVS snapshot over JSON-RPC, or ovs-vsctl when the socket cannot be spoken to. */
