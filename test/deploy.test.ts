@@ -74,11 +74,14 @@ test('the build stage compiles native addons against the runtime headers, offlin
   assert.match(buildStage, /npm run build/);
   assert.match(buildStage, /npm prune --omit=dev/);
   assert.match(buildStage, /python3 make g\+\+/);
+  // The netlink addon builds at npm ci (the package's install script), so its sources come first.
+  assert.ok(buildStage.indexOf('binding.gyp') < buildStage.indexOf('RUN npm ci') && buildStage.indexOf('COPY src/native') < buildStage.indexOf('RUN npm ci'));
 });
 
 test('the runtime stage ships dist/ and production node_modules only, the host tools, OCI labels', () => {
   assert.match(runtimeStage, /COPY --from=build \/app\/dist \.\/dist/);
   assert.match(runtimeStage, /COPY --from=build \/app\/node_modules \.\/node_modules/);
+  assert.match(runtimeStage, /COPY --from=build \/app\/build\/Release \.\/build\/Release/, 'the compiled netlink addon');
   assert.doesNotMatch(runtimeStage, /COPY src\b|tsx|typescript|npm (ci|install)/, 'no sources, no TypeScript at run time');
   assert.match(runtimeStage, /iproute2/);
   assert.match(runtimeStage, /openvswitch-switch/);
