@@ -286,8 +286,10 @@ test('over real HTTP: GraphiQL, health, readiness, and the token', async () => {
     assert.equal((await fetch(`${base}/ready`, { headers: auth })).status, 200);
     const page = await fetch(`${base}/graphql`, { headers: { ...auth, accept: 'text/html' } });
     const html = await page.text();
-    assert.match(html, /PoolTrace/, 'GraphiQL opens on the trace of one pool');
-    assert.ok(html.includes(lab.pools.map((p) => p.poolId).sort()[0]!), 'with the first pool id as its variable');
+    assert.match(html, /query Problems/, 'GraphiQL opens on the problems');
+    assert.match(html, /query PoolTrace \{/, 'then the trace of one pool, with no variables to fill in');
+    assert.ok(lab.pools.some((p) => html.includes(`pool(id: \\"${p.poolId}\\")`)), 'the worst pool id written into the query');
+    assert.doesNotMatch(html, /https?:\/\//, 'assets from this server only');
     const res = await fetch(`${base}/graphql`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ query: CONTRACT }) });
     const body = (await res.json()) as any;
     assert.equal(byId(body.data.pools, healthy.poolId).vipPort.id, healthy.portId);
