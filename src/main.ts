@@ -69,6 +69,9 @@ async function main(argv: string[]): Promise<number> {
     case 'serve': {
       const { values } = parseArgs({ args: rest, options: settingOptions(), strict: true });
       const config = loadConfig(process.env, values as Record<string, string>);
+      // graphql-js checks every instanceOf across realms unless NODE_ENV is production (read once,
+      // when it loads): 5 % of a warm trace's CPU. The image sets it; a plain `lbtopo serve` too.
+      process.env.NODE_ENV ??= 'production';
       const { createApp, serve } = await import('./server.ts');
       const app = createApp(config, { background: true });
       const server = await serve(app);

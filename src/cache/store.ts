@@ -81,6 +81,9 @@ interface Statements {
  * when space returns; a read that fails is a cache miss. A cache file found corrupt, at open or
  * later, is renamed aside (FILE.corrupt-<time>) and a new one started, saying so.
  */
+/** How long a latest observation read from the file is trusted without asking it again. */
+const HOT_MS = 1000;
+
 export class ObservationStore {
   db!: Database.Database;
   readonly file: string;
@@ -95,6 +98,13 @@ export class ObservationStore {
    * by another process (a CLI next to the server) is still seen.
    */
   private readonly parsed = new Map<string, { id: number; payload: unknown }>();
+  /**
+   * The latest observation per (probe, scope) as last read, trusted for HOT_MS: a warm 200-pool
+   * trace asks for about 400 of them, and a SQLite look-up each was a fifth of its CPU. Our own
+   * writes drop the entry at once; another process's writes (a CLI check on the same file) are
+   * seen within HOT_MS, and until then the older observation is served with its own age.
+   */
+  private readonly hot = new Map<string, { observation: StoredObservation; readAt: number }>();
   /** Looks that could not be written (disk full): served from here until a write succeeds. */
   private readonly unsaved = new Map<string, StoredObservation>();
 
@@ -207,6 +217,7 @@ export class ObservationStore {
   /** Stores what a probe saw at `at`: a new row only when the payload changed. Never throws. */
   record(probe: string, scope: string, at: number, payload: unknown): StoredObservation {
     const key = `${probe}\u0000${scope}`;
+    this.hot.delete(key);
     try {
       const stored = this.recordTx(probe, scope, at, payload);
       this.unsaved.delete(key);
@@ -227,6 +238,7 @@ export class ObservationStore {
    * whose latest summary is not null but which this look did not see is recorded as null.
    */
   recordSubjects(probe: string, at: number, summaries: ReadonlyMap<string, unknown>): void {
+    this.hot.clear();
     try {
       this.db.transaction(() => {
         for (const [subject, summary] of summaries) if (subject !== LOOKS_SCOPE) this.recordTx(probe, subject, at, summary);
@@ -266,6 +278,16 @@ export class ObservationStore {
   }
 
   private latestStored(probe: string, scope: string, key: string): StoredObservation | null {
+    const hot = this.hot.get(key);
+    const now = performance.now();
+    if (hot && now - hot.readAt < HOT_MS) return hot.observation;
+    const observation = this.latestFromFile(probe, scope, key);
+    if (observation) this.hot.set(key, { observation, readAt: now });
+    else this.hot.delete(key);
+    return observation;
+  }
+
+  private latestFromFile(probe: string, scope: string, key: string): StoredObservation | null {
     const meta = this.st.latestMeta.get(probe, scope);
     if (!meta) return null;
     const memo = this.parsed.get(key);
