@@ -2,8 +2,9 @@
 // validated up front so a typo fails at start with a message naming the setting, not later.
 import { z } from 'zod';
 import { isValidOvsdbTarget } from './host/ovs.ts';
+import { isValidNamespaceName } from './host/names.ts';
 
-export const PROBE_NAMES = ['lbaas', 'netns', 'proc', 'ip', 'ovs', 'stats'] as const;
+export const PROBE_NAMES = ['lbaas', 'netns', 'proc', 'ip', 'ovs', 'stats', 'amphora', 'rule'] as const;
 export type ProbeName = (typeof PROBE_NAMES)[number];
 
 export interface Config {
@@ -20,6 +21,12 @@ export interface Config {
   token: string | null;
   commandTimeoutMs: number;
   commandConcurrency: number;
+  /** The namespace an amphora runs haproxy and keepalived in (Octavia: amphora-haproxy). */
+  amphoraNamespace: string;
+  /** The amphora agent's config (amphora id, topology, health-manager targets, cert paths). */
+  amphoraAgentConfig: string;
+  /** CERT_EXPIRING fires when a certificate expires within this many days. */
+  certWarningDays: number;
 }
 
 /** Every setting: env name, flag name, default, meaning. The README table is made from this. */
@@ -34,6 +41,9 @@ export const SETTINGS = [
   { env: 'LBTOPO_TOKEN', flag: 'token', default: '', help: 'bearer token; required to listen anywhere but loopback' },
   { env: 'LBTOPO_COMMAND_TIMEOUT', flag: 'command-timeout', default: '5s', help: 'timeout of each host command' },
   { env: 'LBTOPO_COMMAND_CONCURRENCY', flag: 'command-concurrency', default: '4', help: 'host commands run at once' },
+  { env: 'LBTOPO_AMPHORA_NAMESPACE', flag: 'amphora-namespace', default: 'amphora-haproxy', help: 'namespace an Octavia amphora runs haproxy and keepalived in' },
+  { env: 'LBTOPO_AMPHORA_AGENT_CONF', flag: 'amphora-agent-conf', default: '/etc/octavia/amphora-agent.conf', help: 'the amphora agent config (amphora id, topology, health-manager targets, certs)' },
+  { env: 'LBTOPO_CERT_WARNING_DAYS', flag: 'cert-warning-days', default: '14', help: 'CERT_EXPIRING when an amphora certificate expires within this many days' },
 ] as const;
 
 /** node:util parseArgs options for every setting flag (--listen, --db, ..., --ttl-<probe>). */
@@ -111,6 +121,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     LBTOPO_TOKEN: z.string(),
     LBTOPO_COMMAND_TIMEOUT: duration('LBTOPO_COMMAND_TIMEOUT').refine((ms) => ms >= 100, 'LBTOPO_COMMAND_TIMEOUT must be at least 100ms'),
     LBTOPO_COMMAND_CONCURRENCY: z.coerce.number().int('LBTOPO_COMMAND_CONCURRENCY must be an integer').min(1).max(64),
+    LBTOPO_AMPHORA_NAMESPACE: z.string().refine(isValidNamespaceName, { error: (issue) => `LBTOPO_AMPHORA_NAMESPACE: ${JSON.stringify(issue.input)} is not a namespace name` }),
+    LBTOPO_AMPHORA_AGENT_CONF: absolutePathOrRelative('LBTOPO_AMPHORA_AGENT_CONF'),
+    LBTOPO_CERT_WARNING_DAYS: z.coerce.number({ error: 'LBTOPO_CERT_WARNING_DAYS must be a number of days' }).int('LBTOPO_CERT_WARNING_DAYS must be a whole number of days').min(0).max(3650),
     ...Object.fromEntries(PROBE_NAMES.map((p) => [`LBTOPO_TTL_${p.toUpperCase()}`, duration(`LBTOPO_TTL_${p.toUpperCase()}`).optional()])),
   });
   const parsed = schema.safeParse(raw);
@@ -133,6 +146,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     token: v.LBTOPO_TOKEN === '' ? null : v.LBTOPO_TOKEN,
     commandTimeoutMs: v.LBTOPO_COMMAND_TIMEOUT,
     commandConcurrency: v.LBTOPO_COMMAND_CONCURRENCY,
+    amphoraNamespace: v.LBTOPO_AMPHORA_NAMESPACE,
+    amphoraAgentConfig: v.LBTOPO_AMPHORA_AGENT_CONF,
+    certWarningDays: v.LBTOPO_CERT_WARNING_DAYS,
   };
   if (!isLoopback(config.listen.host) && !config.token) {
     throw new ConfigError(

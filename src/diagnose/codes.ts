@@ -36,6 +36,16 @@
 // | MEMBER_DOWN               | INFO     | stats            |
 // | ORPHAN_NAMESPACE          | INFO     | netns            |
 // | ORPHAN_OVS_PORT           | INFO     | ovs (netns ip)   |
+// Amphora codes (amphora-rules.ts):
+// | KEEPALIVED_DOWN           | CRITICAL | amphora proc     |
+// | POLICY_ROUTE_MISSING      | CRITICAL | amphora proc netns ip rule |
+// | LISTENER_COUNT_MISMATCH   | WARNING  | proc stats       |
+// | HAPROXY_RESTARTING        | WARNING  | proc (history)   |
+// | LOOPBACK_DOWN             | WARNING  | netns ip         |
+// | HM_TARGETS_INVALID        | WARNING  | amphora          |
+// | CERT_EXPIRING             | WARNING  | amphora          |
+// KEEPALIVED_DOWN is CRITICAL although the VIP may still answer: the health sender stops the
+// heartbeat, so Octavia fails the amphora over within about 60 s, and the VIP cannot move meanwhile.
 import type { ProbeName } from '../config.ts';
 
 export const SEVERITIES = ['CRITICAL', 'WARNING', 'INFO'] as const;
@@ -72,6 +82,13 @@ export const PROBLEM_CODES = {
   CHECK_INCOMPLETE: { severity: 'WARNING', needs: [], perPool: false, meaning: 'A probe the checks need failed (or only a stale observation was left): those checks were skipped rather than guessed. Names the probe.' },
   MEMBER_DOWN: { severity: 'INFO', needs: ['stats'], perPool: true, meaning: 'A member is DOWN while others still serve: haproxy routes around it. Not reported per member when ALL_MEMBERS_DOWN is.' },
   ORPHAN_NAMESPACE: { severity: 'INFO', needs: ['netns'], perPool: false, meaning: 'A qlbaas- namespace that no pool state dir names: a leftover of a deleted pool.' },
+  KEEPALIVED_DOWN: { severity: 'CRITICAL', needs: ['amphora', 'proc'], perPool: true, meaning: "An ACTIVE_STANDBY amphora's keepalived config is present but keepalived does not run: the VIP cannot move, and the amphora sends no heartbeat, so Octavia fails it over within about 60 s." },
+  POLICY_ROUTE_MISSING: { severity: 'CRITICAL', needs: ['amphora', 'proc', 'netns', 'ip', 'rule'], perPool: true, meaning: "On a MASTER or SINGLE amphora the `from VIP lookup 1` rule or policy table 1's default route is missing: replies from the VIP to clients outside its subnet are lost." },
+  LISTENER_COUNT_MISMATCH: { severity: 'WARNING', needs: ['proc', 'stats'], perPool: true, meaning: "The haproxy config has another number of listeners (frontends) than haproxy reports FRONTEND rows: the health manager ignores such heartbeats and fails the amphora over." },
+  HAPROXY_RESTARTING: { severity: 'WARNING', needs: ['proc'], perPool: true, meaning: "haproxy keeps being restarted on the pool's config (several starts within minutes in the history): a crash loop behind Restart=always." },
+  LOOPBACK_DOWN: { severity: 'WARNING', needs: ['netns', 'ip'], perPool: true, meaning: "lo is down in an amphora's namespace: old haproxy workers cannot finish and linger after reloads, and memory grows." },
+  HM_TARGETS_INVALID: { severity: 'WARNING', needs: ['amphora'], perPool: false, meaning: "amphora-agent.conf's [health_manager] controller_ip_port_list is empty or has an entry that is not ip:port: heartbeats reach no health manager, so Octavia shows the load balancer OFFLINE and never fails it over." },
+  CERT_EXPIRING: { severity: 'WARNING', needs: ['amphora'], perPool: false, meaning: "The amphora agent's certificate or a TLS listener's PEM expires within LBTOPO_CERT_WARNING_DAYS (or has expired): the controller can no longer talk to the agent, or clients get an expired certificate." },
   ORPHAN_OVS_PORT: { severity: 'INFO', needs: ['ovs'], perPool: false, meaning: "An OVS port whose device does not exist (ofport -1, error set) and that is no pool's VIP tap: a leftover of a deleted port." },
 } as const satisfies Record<string, ProblemCodeSpec>;
 

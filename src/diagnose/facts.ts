@@ -17,6 +17,10 @@ import type { StatsObservation } from '../topology/probes.ts';
 import { poolsFromDeployments } from '../topology/pools.ts';
 import type { PoolRecord } from '../topology/pools.ts';
 import { PROBLEM_CODES } from './codes.ts';
+import type { AmphoraState } from '../host/amphora-state.ts';
+import type { IpRule } from '../host/ip-rules.ts';
+import type { HaproxyPeriod } from '../topology/queries.ts';
+import { gatherAmphoraFacts } from './amphora-facts.ts';
 import type { ProblemCode } from './codes.ts';
 
 /** A probe that could not be read for this diagnosis. */
@@ -48,11 +52,23 @@ export interface DiagnosisFacts {
   ovs: OvsSnapshot | null;
   /** Stats socket path -> its answer (reachable or not). */
   stats: ReadonlyMap<string, StatsObservation>;
+  /** The amphora's keepalived, agent and certificate files; null when not needed or not read. */
+  amphora: AmphoraState | null;
+  /** Namespace -> its `ip rule` list (amphora namespaces only). */
+  rules: ReadonlyMap<string, IpRule[]>;
+  /** Config path -> haproxy history, newest first (for HAPROXY_RESTARTING). */
+  haproxyHistory: ReadonlyMap<string, HaproxyPeriod[]>;
+  /** When the facts were gathered (epoch ms), for certificate expiry. */
+  now: number;
+  certWarningDays: number;
   gaps: ProbeGap[];
 }
 
 export function emptyFacts(overrides: Partial<DiagnosisFacts> = {}): DiagnosisFacts {
-  return { deployments: [], allPools: [], pools: [], namespaces: null, processes: null, networks: new Map(), ovs: null, stats: new Map(), gaps: [], ...overrides };
+  return {
+    deployments: [], allPools: [], pools: [], namespaces: null, processes: null, networks: new Map(), ovs: null, stats: new Map(),
+    amphora: null, rules: new Map(), haproxyHistory: new Map(), now: Date.now(), certWarningDays: 14, gaps: [], ...overrides,
+  };
 }
 
 export function probesNeededBy(codes: Iterable<ProblemCode>): Set<ProbeName> {
@@ -124,5 +140,6 @@ export async function gatherFacts(session: TopologySession, request: GatherReque
 
   const stats = new Map<string, StatsObservation>();
   for (const [socket, answer] of statsAnswers) if (answer) stats.set(socket, answer);
-  return { deployments, allPools, pools, namespaces: namespaceList, processes, networks, ovs, stats, gaps };
+  const facts = { ...emptyFacts(), deployments, allPools, pools, namespaces: namespaceList, processes, networks, ovs, stats, gaps, certWarningDays: session.config.certWarningDays };
+  return gatherAmphoraFacts(session, request.codes, facts, read);
 }

@@ -27,6 +27,7 @@ import { ifaceIdOf, isOnDeadVlan, ovsPortOfDevice, portPrefixOfDevice, tapNameOf
 import { compareProblems, makeProblem, PROBLEM_CODE_NAMES, PROBLEM_CODES } from './codes.ts';
 import type { Problem, ProblemCode } from './codes.ts';
 import { ovsPortInError } from './facts.ts';
+import { amphoraNetworkRules, amphoraPoolRules, hostAmphoraRules } from './amphora-rules.ts';
 import type { DiagnosisFacts, ProbeGap } from './facts.ts';
 
 /**
@@ -180,11 +181,11 @@ export function configRules(pool: PoolRecord): Problem[] {
 }
 
 /** The default route of the VIP's family; blackhole, unreachable and prohibit defaults do not count. */
-function hasDefaultRoute(net: NamespaceNetwork, family: 'inet' | 'inet6'): boolean {
+export function hasDefaultRoute(net: NamespaceNetwork, family: 'inet' | 'inet6'): boolean {
   return net.routes.some((r) => r.destination === 'default' && r.family === family && (r.type === null || r.type === 'unicast'));
 }
 
-function interfaceIsDown(i: Interface): { adminDown: boolean; noCarrier: boolean } {
+export function interfaceIsDown(i: Interface): { adminDown: boolean; noCarrier: boolean } {
   const adminDown = !i.flags.includes('UP');
   const noCarrier = !adminDown && (i.flags.includes('NO-CARRIER') || i.operState === 'DOWN' || i.operState === 'LOWERLAYERDOWN');
   return { adminDown, noCarrier };
@@ -349,7 +350,9 @@ export function memberRules(pool: PoolRecord, facts: DiagnosisFacts): Problem[] 
 }
 
 export function poolProblems(pool: PoolRecord, facts: DiagnosisFacts): Problem[] {
-  return [...namespaceRules(pool, facts), ...configRules(pool), ...haproxyRules(pool, facts), ...networkRules(pool, facts), ...memberRules(pool, facts)];
+  // An amphora's VIP interface is its VRRP interface and what must be on it depends on its role.
+  const network = pool.layout === 'octavia' ? amphoraNetworkRules(pool, facts) : networkRules(pool, facts);
+  return [...namespaceRules(pool, facts), ...configRules(pool), ...haproxyRules(pool, facts), ...network, ...memberRules(pool, facts), ...amphoraPoolRules(pool, facts)];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -412,6 +415,8 @@ const PROBE_HINTS: Record<ProbeGap['probe'], string> = {
   ip: 'Check that ip (iproute2) is installed and that the namespace still exists.',
   ovs: 'Check that ovs-vsctl is installed, that ovsdb-server runs, and that LBTOPO_OVSDB points at it.',
   stats: 'Check the stats socket.',
+  amphora: 'Check that LBTOPO_OCTAVIA_DIR and LBTOPO_AMPHORA_AGENT_CONF are readable.',
+  rule: 'Check that ip (iproute2) is installed and that the namespace still exists.',
 };
 
 /** The codes that could not be judged because this probe was missing. */
@@ -462,6 +467,7 @@ export function judge(facts: DiagnosisFacts, codes: ReadonlySet<ProblemCode>, op
   for (const pool of facts.pools) found.push(...poolProblems(pool, facts));
   if (codes.has('ORPHAN_NAMESPACE')) found.push(...orphanNamespaceRules(facts));
   if (codes.has('ORPHAN_OVS_PORT')) found.push(...orphanOvsPortRules(facts));
+  if (!options.pool && !options.namespace) found.push(...hostAmphoraRules(facts));
   const out = found.filter((p) => codes.has(p.code));
   for (const gap of facts.gaps) {
     if (options.pool) {

@@ -43,6 +43,8 @@ export interface LbaasStateDirs {
   lbaasDir?: string | null;
   /** Octavia `[haproxy_amphora] base_path`, normally /var/lib/octavia. */
   octaviaDir?: string | null;
+  /** The namespace Octavia deployments run in (default amphora-haproxy). */
+  amphoraNamespace?: string;
 }
 
 const V2_DIR = 'v2';
@@ -133,7 +135,7 @@ export async function listLbaasDeployments(dirs: LbaasStateDirs): Promise<LbaasD
             configPath: join(stateDir, 'haproxy.cfg'),
             pidPath: join(stateDir, `${lbId}.pid`),
             socketPath: join(octaviaDir, `${lbId}.sock`),
-            namespace: AMPHORA_NAMESPACE,
+            namespace: dirs.amphoraNamespace ?? AMPHORA_NAMESPACE,
           },
           userGroupPath,
         ),

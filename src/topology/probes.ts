@@ -6,6 +6,8 @@
 //   ip     one `ip -batch` per namespace (scope = namespace name)
 //   ovs    one ovs-vsctl transaction (scope = OVSDB target)
 //   stats  one haproxy stats socket conversation (scope = socket path)
+//   amphora  an amphora's keepalived, agent, certificate and LVS files (files only)
+//   rule   `ip rule` of one namespace, both families (scope = namespace name; amphora namespaces only)
 import type { Config, ProbeName } from '../config.ts';
 import type { ProbeDefinition } from '../cache/runner.ts';
 import type { CommandGateway } from '../host/exec.ts';
@@ -20,6 +22,10 @@ import type { NamespaceNetwork } from '../host/iproute.ts';
 import { readOvsSnapshot } from '../host/ovs.ts';
 import type { OvsSnapshot } from '../host/ovs.ts';
 import { queryHaproxyStats } from '../host/haproxy-stats.ts';
+import { readAmphoraState } from '../host/amphora-state.ts';
+import type { AmphoraState } from '../host/amphora-state.ts';
+import { readIpRules } from '../host/ip-rules.ts';
+import type { IpRule } from '../host/ip-rules.ts';
 import { haproxyFiles, isHaproxy } from './pools.ts';
 import type { HaproxyInfo, HaproxyStatsFailure, HaproxyStatsResult, StatRow } from '../host/haproxy-stats.ts';
 
@@ -70,6 +76,8 @@ export interface HostProbes {
   ip: ProbeDefinition<NamespaceNetwork>;
   ovs: ProbeDefinition<OvsSnapshot>;
   stats: ProbeDefinition<StatsObservation>;
+  amphora: ProbeDefinition<AmphoraState>;
+  rule: ProbeDefinition<IpRule[]>;
 }
 
 export function defineHostProbes(config: Config, gateway: CommandGateway): HostProbes {
@@ -78,7 +86,7 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
     lbaas: {
       name: 'lbaas',
       ttlMs: ttl('lbaas'),
-      run: () => listLbaasDeployments({ lbaasDir: config.lbaasDir, octaviaDir: config.octaviaDir }),
+      run: () => listLbaasDeployments({ lbaasDir: config.lbaasDir, octaviaDir: config.octaviaDir, amphoraNamespace: config.amphoraNamespace }),
     },
     netns: { name: 'netns', ttlMs: ttl('netns'), run: () => listNamespaces(config.netnsDir) },
     proc: {
@@ -94,5 +102,11 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
       ttlMs: ttl('stats'),
       run: async (socketPath) => compactStats(await queryHaproxyStats(socketPath, { timeoutMs: Math.min(2000, config.commandTimeoutMs) })),
     },
+    amphora: {
+      name: 'amphora',
+      ttlMs: ttl('amphora'),
+      run: () => readAmphoraState({ octaviaDir: config.octaviaDir, namespace: config.amphoraNamespace, agentConfigPath: config.amphoraAgentConfig }),
+    },
+    rule: { name: 'rule', ttlMs: ttl('rule'), run: (namespace) => readIpRules(gateway, namespace) },
   };
 }

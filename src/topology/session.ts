@@ -45,4 +45,6 @@ export class TopologySession {
   network(namespace: string) { return this.observe('ip', namespace); }
   ovs() { return this.observe('ovs', this.config.ovsdb); }
   stats(socketPath: string) { return this.observe('stats', socketPath); }
+  amphora() { return this.observe('amphora'); }
+  rules(namespace: string) { return this.observe('rule', namespace); }
 }
