@@ -13,6 +13,7 @@ import './ovs-port.ts';
 import './process.ts';
 import './probe.ts';
 import './problem.ts';
+import './amphora.ts';
 
 export const schema = builder.toSchema();
 

@@ -17,6 +17,10 @@ import { isSourceRule } from '../host/ip-rules.ts';
 import type { NamespaceNetwork, Route } from '../host/iproute.ts';
 import type { VirtualRoute, VirtualRule, VrrpInstance } from '../host/keepalived-config.ts';
 import type { ProcessInfo } from '../host/procfs.ts';
+import type { TopologySession } from './session.ts';
+import { liveHaproxyOf, poolsFromDeployments } from './pools.ts';
+import { octaviaStatusOf } from './octavia-status.ts';
+import type { OctaviaStatus } from './octavia-status.ts';
 
 export type VrrpRole = 'SINGLE' | 'MASTER' | 'BACKUP' | 'FAULT' | 'UNKNOWN';
 
@@ -138,4 +142,34 @@ export function vrrpViewOf(amphora: AmphoraState | null, processes: readonly Pro
   const leftovers = [...(evidence.rulesPresent ?? []).map((r) => `rule ${r.raw}`), ...(evidence.defaultRoutesPresent ?? []).map((r) => `route ${r.raw}`)];
   if (leftovers.length > 0) return { role: 'FAULT', reason: `keepalived runs without the VIP but ${leftovers.join(', ')} is still there: a half-done transition`, instance, evidence };
   return { role: 'BACKUP', reason: `keepalived runs and neither ${vips.join(', ') || 'the VIP'}, its rule nor its table-1 default route is present`, instance, evidence };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lookups over one request's session (the GraphQL layer and /metrics call these).
+
+/** The amphora's live role, reading only what decides it: the files, /proc, and ip/rule in its namespace. */
+export async function vrrpViewOfSession(session: TopologySession): Promise<VrrpView> {
+  const amphora = await session.amphora().then((o) => o.value);
+  if (!amphora.keepalived) return vrrpViewOf(amphora, null, null, null);
+  const exists = (await session.namespaces()).value.some((n) => n.name === amphora.namespace);
+  const [processes, network, rules] = await Promise.all([
+    session.processes().then((o) => o.value, () => null),
+    exists ? session.network(amphora.namespace).then((o) => o.value, () => null) : Promise.resolve(null),
+    exists ? session.rules(amphora.namespace).then((o) => o.value, () => null) : Promise.resolve(null),
+  ]);
+  if (!exists) return { ...vrrpViewOf(amphora, processes, null, null), ...(processes && liveKeepalivedOf(amphora.keepalived, processes) ? { role: 'FAULT' as const, reason: `namespace ${amphora.namespace} does not exist` } : {}) };
+  return vrrpViewOf(amphora, processes, network, rules);
+}
+
+/** The Octavia statuses of a load balancer deployed here (null when it is not an Octavia one). */
+export async function octaviaStatusOfLoadBalancer(session: TopologySession, loadBalancerId: string): Promise<OctaviaStatus | null> {
+  const deployment = (await session.deployments()).value.find((d) => d.layout === 'octavia' && d.id === loadBalancerId);
+  if (!deployment?.config) return null;
+  const [processes, amphora] = await Promise.all([session.processes().then((o) => o.value), session.amphora().then((o) => o.value)]);
+  const pools = poolsFromDeployments([deployment]);
+  const probe = pools[0] ?? { deployment, id: loadBalancerId, layout: 'octavia' as const, loadBalancerId, backend: null, frontends: [], namespaceName: deployment.namespace };
+  const haproxyRunning = liveHaproxyOf(probe, processes) !== null;
+  const keepalivedDown = amphora.keepalived !== null && liveKeepalivedOf(amphora.keepalived, processes) === null;
+  const stats = haproxyRunning && !keepalivedDown ? await session.stats(deployment.socketPath).then((o) => o.value, () => null) : null;
+  return octaviaStatusOf({ loadBalancerId, config: deployment.config, haproxyRunning, stats, keepalivedDown });
 }
