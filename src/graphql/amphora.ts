@@ -73,7 +73,12 @@ VrrpInstanceRef.implement({
     virtualRouterId: t.exposeInt('virtualRouterId', { nullable: true, description: 'virtual_router_id.' }),
     priority: t.exposeInt('priority', { nullable: true, description: 'priority (Octavia: MASTER 100, BACKUP 90).' }),
     advertIntervalSeconds: t.exposeFloat('advertIntervalSeconds', { nullable: true, description: 'advert_int.' }),
-    nopreempt: t.exposeBoolean('nopreempt', { description: 'A recovered higher-priority peer does not take the VIP back.' }),
+    nopreempt: t.exposeBoolean('nopreempt', { description: '`nopreempt` as written.' }),
+    preempts: t.boolean({
+      description:
+        'Whether this amphora takes the VIP back from a lower-priority MASTER once it is healthy again. keepalived clears nopreempt when the initial state is MASTER ("nopreempt will not work with initial state MASTER - clearing", keepalived 2.2.7), so the amphora Octavia made MASTER preempts despite the nopreempt of the template.',
+      resolve: (i) => !i.nopreempt || i.initialState === 'MASTER',
+    }),
     unicastSourceIp: t.exposeString('unicastSourceIp', { nullable: true, description: "unicast_src_ip: this amphora's VRRP address." }),
     unicastPeers: t.exposeStringList('unicastPeers', { description: "unicast_peer: the peers' VRRP addresses." }),
     virtualIpAddresses: t.stringList({ description: 'virtual_ipaddress: the VIPs keepalived adds on MASTER (as /32 or /128 when no prefix is written).', resolve: (i) => i.virtualIpAddresses.map((v) => v.raw) }),

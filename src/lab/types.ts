@@ -15,7 +15,10 @@ export type PoolFault =
   | 'vip-address-removed'
   | 'iface-id-mismatch'
   | 'ovs-interface-error'
-  | 'members-down';
+  | 'members-down'
+  // Amphora pools only (a SINGLE amphora's `from VIP lookup 1` rule): not in POOL_FAULTS, which
+  // the fault tests apply to neutron-lbaas pools.
+  | 'policy-rule-removed';
 
 export const POOL_FAULTS: readonly PoolFault[] = [
   'kill-haproxy',
