@@ -94,8 +94,13 @@ export interface LvsRealServer {
 
 /** An LVS virtual_server (UDP/SCTP listener) and its real servers (members). */
 export interface LvsVirtualServer {
+  /** The first address (`virtual_server IP PORT`, or the first entry of its virtual_server_group). */
   address: string;
   port: number | null;
+  /** `virtual_server group NAME` (Octavia's LVS template): the group; null for `virtual_server IP PORT`. */
+  group: string | null;
+  /** Every address:port it listens on (a group has one per VIP). */
+  addresses: Array<{ address: string; port: number | null }>;
   /** UDP, SCTP, TCP. */
   protocol: string | null;
   lbAlgorithm: string | null;
@@ -293,12 +298,17 @@ function toScript(node: KeepalivedNode): VrrpScript {
 
 const CHECK_TYPES = ['MISC_CHECK', 'TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'UDP_CHECK', 'PING_CHECK', 'DNS_CHECK', 'SMTP_CHECK', 'BFD_CHECK', 'FILE_CHECK'];
 
-function toVirtualServer(node: KeepalivedNode): LvsVirtualServer {
+const portOf = (text: string | undefined) => (text !== undefined && /^\d+$/.test(text) ? Number(text) : null);
+
+function toVirtualServer(node: KeepalivedNode, groups: ReadonlyMap<string, Array<{ address: string; port: number | null }>>): LvsVirtualServer {
   const body = node.children;
-  const port = node.args[1] !== undefined && /^\d+$/.test(node.args[1]) ? Number(node.args[1]) : null;
+  const group = node.args[0] === 'group' ? (node.args[1] ?? '') : null;
+  const addresses = group !== null ? (groups.get(group) ?? []) : [{ address: node.args[0] ?? '', port: portOf(node.args[1]) }];
   return {
-    address: node.args[0] ?? '',
-    port,
+    address: addresses[0]?.address ?? '',
+    port: addresses[0]?.port ?? null,
+    group,
+    addresses,
     protocol: value(body, 'protocol'),
     lbAlgorithm: value(body, 'lb_algo') ?? value(body, 'lvs_sched'),
     lbKind: value(body, 'lb_kind') ?? value(body, 'lvs_method'),
@@ -321,11 +331,14 @@ export function parseKeepalivedConfig(text: string, options: { source?: string }
   const source = options.source ?? null;
   const nodes = parseKeepalivedTree(text, source);
   const globalDefs = child(nodes, 'global_defs')?.children ?? null;
+  const groups = new Map(
+    nodes.filter((n) => n.keyword === 'virtual_server_group').map((n) => [n.args[0] ?? '', (n.children ?? []).map((line) => ({ address: line.keyword, port: portOf(line.args[0]) }))] as const),
+  );
   return {
     source,
     vrrpScripts: nodes.filter((n) => n.keyword === 'vrrp_script').map(toScript),
     vrrpInstances: nodes.filter((n) => n.keyword === 'vrrp_instance').map(toInstance),
-    virtualServers: nodes.filter((n) => n.keyword === 'virtual_server').map(toVirtualServer),
+    virtualServers: nodes.filter((n) => n.keyword === 'virtual_server').map((n) => toVirtualServer(n, groups)),
     netNamespace: value(nodes, 'net_namespace') ?? value(globalDefs, 'net_namespace'),
     nodes,
   };
