@@ -133,6 +133,14 @@ test('the pair: amphora 0 is MASTER with the VIP, amphora 1 BACKUP, and both rea
   }
 });
 
+test('/metrics: the operating statuses Octavia will compute, one series per object', async () => {
+  const text = await (await apps[0]!.yoga.fetch('http://lbtopo.test/metrics')).text();
+  const [up, down] = pair.members;
+  for (const [kind, id, status] of [['loadbalancer', pair.loadBalancerId, 'DEGRADED'], ['listener', pair.listenerId, 'ONLINE'], ['pool', pair.poolId, 'DEGRADED'], ['member', up!.id, 'ONLINE'], ['member', down!.id, 'ERROR']]) {
+    assert.ok(text.includes(`lbtopo_octavia_operating_status{load_balancer="${pair.loadBalancerId}",kind="${kind}",id="${id}",status="${status}"} 1`), `${kind} ${status}:\n${text.split('\n').filter((l) => l.includes('octavia')).join('\n')}`);
+  }
+});
+
 test('neither amphora shows a CRITICAL: the BACKUP lacks the VIP, its rule and route by design', async () => {
   for (const index of [0, 1]) {
     const res = await gql(apps[index]!, POOLS);
