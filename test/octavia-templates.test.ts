@@ -5,6 +5,10 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readAmphoraState } from '../src/host/amphora-state.ts';
 import { parseHaproxyConfig } from '../src/host/haproxy-config.ts';
 import { parseKeepalivedConfig } from '../src/host/keepalived-config.ts';
 import type { LbaasDeployment } from '../src/host/lbaas-state.ts';
@@ -139,6 +143,22 @@ test('UDP (keepalived LVS): the virtual_server group, its VIP, protocol and real
     ['10.0.0.99', 82, 13, [['MISC_CHECK', '/var/lib/octavia/lvs/check/udp_check.sh 10.0.0.99 82']]],
     ['10.0.0.98', 82, 13, [['MISC_CHECK', '/var/lib/octavia/lvs/check/udp_check.sh 10.0.0.98 82']]],
   ]);
+});
+
+test('UDP listener files: readAmphoraState finds <base>/lvs/octavia-keepalivedlvs-<listener>.conf and parses it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lbtopo-lvs-'));
+  const listenerId = '5d7c1f60-3f1e-4a47-9a55-5a8f5d7d0c11';
+  mkdirSync(join(dir, 'lvs'));
+  writeFileSync(join(dir, 'lvs', `octavia-keepalivedlvs-${listenerId}.conf`), rendered['udp']!);
+  writeFileSync(join(dir, 'lvs', `octavia-keepalivedlvs-${listenerId}.pid`), '4242\n');
+  writeFileSync(join(dir, 'lvs', 'octavia-keepalivedlvs-not-a-uuid.conf'), rendered['udp']!);
+  const state = await readAmphoraState({ octaviaDir: dir, namespace: 'amphora-haproxy', agentConfigPath: join(dir, 'none') });
+  assert.equal(state.lvs.length, 1);
+  const [lvs] = state.lvs;
+  assert.equal(lvs!.listenerId, listenerId);
+  assert.deepEqual(lvs!.pids, [4242]);
+  assert.equal(lvs!.config!.virtualServers[0]!.protocol, 'UDP');
+  assert.deepEqual(lvs!.config!.virtualServers[0]!.realServers.map((r) => r.address), ['10.0.0.99', '10.0.0.98']);
 });
 
 test('a keepalived config whose blocks do not balance is a parse error naming the line, not an empty config', () => {

@@ -10,8 +10,8 @@ import { ProcessRef } from './process.ts';
 import { findNamespace, listPools, listProcessRecords } from '../topology/queries.ts';
 import { keepalivedProcessesOf, liveKeepalivedOf, octaviaStatusOfLoadBalancer, vrrpViewOfSession } from '../topology/amphora.ts';
 import type { VrrpEvidence } from '../topology/amphora.ts';
-import type { AmphoraState, CertificateFile, HealthManagerTarget } from '../host/amphora-state.ts';
-import type { VrrpInstance, VrrpScript } from '../host/keepalived-config.ts';
+import type { AmphoraState, CertificateFile, HealthManagerTarget, LvsListenerFiles } from '../host/amphora-state.ts';
+import type { LvsRealServer, VrrpInstance, VrrpScript } from '../host/keepalived-config.ts';
 import type { ListenerStatus, MemberStatus, OctaviaStatus, PoolStatus } from '../topology/octavia-status.ts';
 import type { GraphQLContext } from './context.ts';
 
@@ -24,6 +24,8 @@ const VrrpEvidenceRef = builder.objectRef<VrrpEvidence>('VrrpEvidence');
 const CertificateRef = builder.objectRef<CertificateFile>('AmphoraCertificate');
 const HealthManagerTargetRef = builder.objectRef<HealthManagerTarget>('HealthManagerTarget');
 const OctaviaStatusRef = builder.objectRef<OctaviaStatus>('OctaviaStatus');
+const LvsListenerRef = builder.objectRef<LvsListenerFiles>('LvsListener');
+const LvsRealServerRef = builder.objectRef<LvsRealServer>('LvsRealServer');
 const ListenerStatusRef = builder.objectRef<ListenerStatus>('OctaviaListenerStatus');
 const PoolStatusRef = builder.objectRef<PoolStatus>('OctaviaPoolStatus');
 const MemberStatusRef = builder.objectRef<MemberStatus>('OctaviaMemberStatus');
@@ -160,6 +162,38 @@ OctaviaStatusRef.implement({
   }),
 });
 
+LvsRealServerRef.implement({
+  description: 'An LVS real_server (a member of a UDP/SCTP pool) as configured, with its health check.',
+  fields: (t) => ({
+    address: t.exposeString('address', { description: 'Member address.' }),
+    port: t.exposeInt('port', { nullable: true, description: 'Member port.' }),
+    weight: t.exposeInt('weight', { nullable: true, description: 'Weight.' }),
+    checks: t.stringList({ description: 'Health checks, as `TYPE command` (Octavia: MISC_CHECK running udp_check.sh or sctp_check).', resolve: (r) => r.checks.map((c) => (c.miscPath ? `${c.type} ${c.miscPath}` : c.type)) }),
+  }),
+});
+
+LvsListenerRef.implement({
+  description: 'A UDP or SCTP listener, run by its own keepalived in LVS mode (<base>/lvs/octavia-keepalivedlvs-<listener>.conf). Its live IPVS table (/proc/net/ip_vs in the namespace) is not read yet.',
+  fields: (t) => ({
+    listenerId: t.exposeString('listenerId', { description: 'The listener id.' }),
+    configPath: t.exposeString('configPath', { description: 'The LVS keepalived config.' }),
+    configError: t.exposeString('configError', { nullable: true, description: 'Why it could not be read or parsed.' }),
+    protocol: t.string({ nullable: true, description: 'UDP or SCTP.', resolve: (l) => l.config?.virtualServers[0]?.protocol ?? null }),
+    addresses: t.stringList({ description: 'VIP:port the virtual server listens on.', resolve: (l) => (l.config?.virtualServers ?? []).flatMap((v) => v.addresses.map((a) => `${a.address}:${a.port ?? ''}`)) }),
+    lbAlgorithm: t.string({ nullable: true, description: 'lb_algo (rr, wrr, lc, sh, ...).', resolve: (l) => l.config?.virtualServers[0]?.lbAlgorithm ?? null }),
+    realServers: t.field({ type: [LvsRealServerRef], description: 'Members.', resolve: (l) => (l.config?.virtualServers ?? []).flatMap((v) => v.realServers) }),
+    keepalived: t.field({
+      type: ProcessRef,
+      nullable: true,
+      description: 'The keepalived running this listener (pid file process on the config); null when none runs it.',
+      resolve: async (l, _x, ctx) => {
+        const running = keepalivedProcessesOf(l.configPath, await listProcessRecords(ctx.session));
+        return running.find((p) => l.pids.includes(p.pid)) ?? running[0] ?? null;
+      },
+    }),
+  }),
+});
+
 async function keepalivedOf(a: AmphoraRecord, ctx: GraphQLContext) {
   if (!a.keepalived) return null;
   return liveKeepalivedOf(a.keepalived, await listProcessRecords(ctx.session));
@@ -189,6 +223,7 @@ AmphoraRef.implement({
     agentConfigError: t.exposeString('agentError', { nullable: true, description: 'Why the agent config could not be read.' }),
     healthManagers: t.field({ type: [HealthManagerTargetRef], description: '[health_manager] controller_ip_port_list entries.', resolve: (a) => a.agent?.targets ?? [] }),
     certificates: t.field({ type: [CertificateRef], description: "The agent's certificate and the listener PEMs.", resolve: (a) => a.certificates }),
+    lvsListeners: t.field({ type: [LvsListenerRef], description: 'UDP/SCTP listeners run by keepalived LVS.', resolve: (a) => a.lvs }),
     loadBalancers: t.field({
       type: [OctaviaStatusRef],
       description: 'Each Octavia load balancer deployed here, with the statuses Octavia will compute.',
