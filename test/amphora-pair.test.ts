@@ -148,7 +148,7 @@ test('neither amphora shows a CRITICAL: the BACKUP lacks the VIP, its rule and r
     const [pool] = res.data.pools;
     assert.equal(pool.id, pair.poolId);
     assert.equal(pool.namespace.name, pair.amphorae[index]!.namespace);
-    assert.equal(pool.vipInterface?.name ?? 'eth1', 'eth1');
+    assert.equal(pool.vipInterface.name, 'eth1', 'the VRRP interface, also on the BACKUP that has no VIP');
     assert.deepEqual(pool.problems.map((p: Problem) => `${p.code}/${p.severity}`), ['MEMBER_DOWN/INFO'], JSON.stringify(pool.problems, null, 2));
     assert.deepEqual((await hostProblems(index)).map((p) => p.code), ['MEMBER_DOWN']);
   }
