@@ -193,3 +193,34 @@ test('Octavia status: haproxy not running sends no listeners (ERROR) but the LB 
   assert.equal(kd.operatingStatus, null);
   assert.equal(status({ reachable: false, error: 'x', reason: 'refused' } as never).heartbeat, 'SUPPRESSED_STATS_UNREADABLE');
 });
+
+// ---------------------------------------------------------------------------------------------
+// Role-aware rules, judged on facts (the lab pair proves them live).
+
+test('amphora network rules follow the role: BACKUP has no VIP problem, MASTER and SINGLE must have it all, UNKNOWN guesses nothing', async () => {
+  const { emptyFacts } = await import('../src/diagnose/facts.ts');
+  const { amphoraNetworkRules } = await import('../src/diagnose/amphora-rules.ts');
+  const { poolsFromDeployments } = await import('../src/topology/pools.ts');
+  const config = parseHaproxyConfig('global\n    daemon\nfrontend L1\n    bind 10.1.0.5:80\n    default_backend P1:L1\nbackend P1:L1\n    server M1 10.2.0.1:80 check\n');
+  const deployment = {
+    layout: 'octavia' as const, id: '11111111-1111-4111-8111-111111111111', stateDir: '/x', configPath: '/x/haproxy.cfg', pidPath: '/x/p.pid', socketPath: '/x.sock',
+    socketExists: true, namespace: 'amphora-haproxy', configMtimeMs: null, pids: [], pidError: null, config, configError: null,
+  };
+  const [pool] = poolsFromDeployments([deployment]);
+  const judge = (amphora: AmphoraState | null, processes: ProcessInfo[] | null, network: NamespaceNetwork, rules: ReturnType<typeof parseIpRules> | null) =>
+    amphoraNetworkRules(pool!, emptyFacts({ amphora, processes, networks: new Map([['amphora-haproxy', network]]), rules: rules ? new Map([['amphora-haproxy', rules]]) : new Map() })).map((p) => p.code).sort();
+  const noDefault = (n: NamespaceNetwork): NamespaceNetwork => ({ ...n, routes: [] });
+  // BACKUP: no VIP, no rule, no default route anywhere: nothing to report.
+  assert.deepEqual(judge(KEEPALIVED, [keepalivedProcess], noDefault(net(false, false)), []), []);
+  // MASTER missing its rule: POLICY_ROUTE_MISSING (keepalived's config says what it installs);
+  // its table-1 default is a default route, so no NO_DEFAULT_ROUTE.
+  assert.deepEqual(judge(KEEPALIVED, [keepalivedProcess], net(true, true), []), ['POLICY_ROUTE_MISSING']);
+  // UNKNOWN (rules unread, no VIP): no VIP, route or policy problem is guessed.
+  assert.deepEqual(judge(KEEPALIVED, [keepalivedProcess], noDefault(net(false, false)), null), []);
+  // SINGLE without the VIP, its default or its rule: all three.
+  const single = { ...KEEPALIVED, keepalived: null };
+  assert.deepEqual(judge(single, null, noDefault(net(false, false)), []), ['NO_DEFAULT_ROUTE', 'POLICY_ROUTE_MISSING', 'VIP_ADDRESS_MISSING']);
+  // eth1 missing is a fault in every role, and lo down too.
+  const noEth1: NamespaceNetwork = { namespace: 'amphora-haproxy', interfaces: [{ ...net(false, false).interfaces[0]!, name: 'lo', flags: [] }], routes: [] };
+  assert.deepEqual(judge(KEEPALIVED, [keepalivedProcess], noEth1, []), ['LOOPBACK_DOWN', 'VIP_INTERFACE_MISSING']);
+});

@@ -443,7 +443,8 @@ export function gapProblem(gap: ProbeGap, codes: ReadonlySet<ProblemCode>, links
 
 /** Whether a gap concerns a pool: host-wide probes concern every pool, ip and stats only their own. */
 export function gapConcernsPool(gap: ProbeGap, pool: PoolRecord): boolean {
-  if (gap.probe === 'ip') return gap.scope === pool.namespaceName;
+  if (gap.probe === 'ip' || gap.probe === 'rule') return gap.scope === pool.namespaceName;
+  if (gap.probe === 'amphora') return pool.layout === 'octavia';
   if (gap.probe === 'stats') return gap.scope === pool.deployment.socketPath;
   return true;
 }
