@@ -224,7 +224,7 @@ test('haproxy back on amphora 0: it takes the VIP back, as keepalived clears nop
   assert.ok(!(await poolProblems(1)).some((p) => p.severity === 'CRITICAL'));
 });
 
-test("deleting the MASTER's policy rule: keepalived notices, gives MASTER up, and the API never shows a MASTER without its rule for long", async () => {
+test("deleting the MASTER's policy rule: keepalived notices, steps down, and the initial MASTER comes back with its rule re-added", async () => {
   // keepalived 2.2.7 watches its virtual_rules and virtual_routes over netlink: when one is
   // deleted it enters BACKUP ("sent 0 priority"), so the peer takes over; the initial MASTER then
   // preempts back and re-adds everything. POLICY_ROUTE_MISSING on a MASTER is therefore brief with
