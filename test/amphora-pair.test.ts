@@ -9,6 +9,7 @@ import { labUp } from '../src/lab/lab.ts';
 import type { Lab, LabAmphoraPair } from '../src/lab/lab.ts';
 import type { App } from '../src/server.ts';
 import { appForLab, gql } from './support.ts';
+import { readExampleQuery } from '../src/example-queries.ts';
 
 const LONG = { timeout: 5 * 60_000 };
 
@@ -138,6 +139,16 @@ test('/metrics: the operating statuses Octavia will compute, one series per obje
   const [up, down] = pair.members;
   for (const [kind, id, status] of [['loadbalancer', pair.loadBalancerId, 'DEGRADED'], ['listener', pair.listenerId, 'ONLINE'], ['pool', pair.poolId, 'DEGRADED'], ['member', up!.id, 'ONLINE'], ['member', down!.id, 'ERROR']]) {
     assert.ok(text.includes(`lbtopo_octavia_operating_status{load_balancer="${pair.loadBalancerId}",kind="${kind}",id="${id}",status="${status}"} 1`), `${kind} ${status}:\n${text.split('\n').filter((l) => l.includes('octavia')).join('\n')}`);
+  }
+});
+
+test('examples/queries/amphora.graphql answers on both amphorae', async () => {
+  for (const [index, role] of [[0, 'MASTER'], [1, 'BACKUP']] as const) {
+    const res = await gql(apps[index]!, readExampleQuery('amphora'));
+    assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+    assert.equal(res.data.amphora.role, role);
+    assert.equal(res.data.amphora.loadBalancers[0].heartbeat, 'SENT');
+    if (index === 1) console.log(`examples/queries/amphora.graphql on the BACKUP:\n${JSON.stringify(res.data, null, 2)}`);
   }
 });
 
