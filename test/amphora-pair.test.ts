@@ -43,7 +43,7 @@ const AMPHORA = `{
   }
 }`;
 
-const POOLS = '{ pools(maxAge: 0) { id namespace { name } vipInterface { name } haproxy { pid } problems { code severity message } } }';
+const POOLS = '{ pools(maxAge: 0) { id namespace { name kind } vipInterface { name } haproxy { pid } problems { code severity message } } }';
 
 type Problem = { code: string; severity: string; message: string };
 
@@ -159,6 +159,7 @@ test('neither amphora shows a CRITICAL: the BACKUP lacks the VIP, its rule and r
     const [pool] = res.data.pools;
     assert.equal(pool.id, pair.poolId);
     assert.equal(pool.namespace.name, pair.amphorae[index]!.namespace);
+    assert.equal(pool.namespace.kind, 'AMPHORA_HAPROXY', 'the configured amphora namespace is of the amphora kind');
     assert.equal(pool.vipInterface.name, 'eth1', 'the VRRP interface, also on the BACKUP that has no VIP');
     assert.deepEqual(pool.problems.map((p: Problem) => `${p.code}/${p.severity}`), ['MEMBER_DOWN/INFO'], JSON.stringify(pool.problems, null, 2));
     assert.deepEqual((await hostProblems(index)).map((p) => p.code), ['MEMBER_DOWN']);

@@ -88,7 +88,7 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
       ttlMs: ttl('lbaas'),
       run: () => listLbaasDeployments({ lbaasDir: config.lbaasDir, octaviaDir: config.octaviaDir, amphoraNamespace: config.amphoraNamespace }),
     },
-    netns: { name: 'netns', ttlMs: ttl('netns'), run: () => listNamespaces(config.netnsDir) },
+    netns: { name: 'netns', ttlMs: ttl('netns'), run: () => listNamespaces(config.netnsDir, config.amphoraNamespace) },
     proc: {
       name: 'proc',
       ttlMs: ttl('proc'),
