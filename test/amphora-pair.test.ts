@@ -4,7 +4,7 @@
 // previous one left, as failovers do.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { labUp } from '../src/lab/lab.ts';
 import type { Lab, LabAmphoraPair } from '../src/lab/lab.ts';
 import type { App } from '../src/server.ts';
@@ -298,4 +298,20 @@ test('HAPROXY_RESTARTING when haproxy keeps being restarted (seen by successive 
   const restarting = problems.find((p) => p.code === 'HAPROXY_RESTARTING');
   assert.ok(restarting, JSON.stringify(problems));
   assert.match(restarting.message, /haproxy started [3-9] times/);
+});
+
+test('down removes the pair: its namespaces, keepalived and haproxy processes and files', async () => {
+  const namespaces = pair.amphorae.map((a) => a.namespace);
+  const dir = lab.dir;
+  await lab.down();
+  for (const ns of namespaces) assert.equal(existsSync(`/run/netns/${ns}`), false, ns);
+  const leftovers = readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir);
+    } catch {
+      return false;
+    }
+  });
+  assert.deepEqual(leftovers, [], 'no process of the lab survives');
+  assert.equal(existsSync(dir), false);
 });
