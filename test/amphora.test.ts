@@ -224,3 +224,21 @@ test('amphora network rules follow the role: BACKUP has no VIP problem, MASTER a
   const noEth1: NamespaceNetwork = { namespace: 'amphora-haproxy', interfaces: [{ ...net(false, false).interfaces[0]!, name: 'lo', flags: [] }], routes: [] };
   assert.deepEqual(judge(KEEPALIVED, [keepalivedProcess], noEth1, []), ['LOOPBACK_DOWN', 'VIP_INTERFACE_MISSING']);
 });
+
+test('HAPROXY_RESTARTING counts changes of the master (oldest) process, not reloads that replace workers', async () => {
+  const { emptyFacts } = await import('../src/diagnose/facts.ts');
+  const { restartRules } = await import('../src/diagnose/amphora-rules.ts');
+  const { poolsFromDeployments } = await import('../src/topology/pools.ts');
+  const config = parseHaproxyConfig('global\n    daemon\nfrontend L1\n    bind 10.1.0.5:80\n    default_backend P1:L1\nbackend P1:L1\n    server M1 10.2.0.1:80 check\n');
+  const [pool] = poolsFromDeployments([{ layout: 'octavia', id: '11111111-1111-4111-8111-111111111111', stateDir: '/x', configPath: '/x/haproxy.cfg', pidPath: '/x/p.pid', socketPath: '/x.sock', socketExists: true, namespace: 'amphora-haproxy', configMtimeMs: null, pids: [], pidError: null, config, configError: null }]);
+  const now = Date.now();
+  const s = (pid: number, agoS: number) => ({ pid, startedAt: now - agoS * 1000, netnsInode: 7 });
+  const period = (...processes: ReturnType<typeof s>[]) => ({ from: now, to: now, processes });
+  const judge = (periods: ReturnType<typeof period>[]) => restartRules(pool!, emptyFacts({ now, processes: [], haproxyHistory: new Map([['/x/haproxy.cfg', periods]]) })).map((p) => p.code);
+  // Three reloads: the master 100 stays, workers 101..103 come and go.
+  assert.deepEqual(judge([period(s(100, 300), s(103, 10)), period(s(100, 300), s(102, 100)), period(s(100, 300), s(101, 200))]), []);
+  // Three masters within 10 minutes: a restart loop.
+  assert.deepEqual(judge([period(s(300, 10), s(301, 10)), period(), period(s(200, 100)), period(s(100, 300))]), ['HAPROXY_RESTARTING']);
+  // Three masters, but one started long ago: two starts in the window.
+  assert.deepEqual(judge([period(s(300, 10)), period(s(200, 100)), period(s(100, 3600))]), []);
+});

@@ -47,11 +47,11 @@ export async function gatherAmphoraFacts(session: TopologySession, codes: Readon
       }),
     );
   }
-  if (codes.has('HAPROXY_RESTARTING') && facts.pools.length > 0) {
+  if (codes.has('HAPROXY_RESTARTING') && octavia.length > 0) {
     // The history includes this diagnosis' own look at /proc once it is recorded.
     if (!out.processes) out.processes = await read('proc', '', session.processes());
     const history = out.haproxyHistory as Map<string, HaproxyPeriod[]>;
-    for (const path of new Set(facts.pools.map((p) => p.deployment.configPath))) {
+    for (const path of new Set(octavia.map((p) => p.deployment.configPath))) {
       history.set(
         path,
         session.runner.store.history(HAPROXY_HISTORY, path, RESTART_HISTORY_PERIODS).map((row) => ({ from: row.firstSeen, to: row.lastSeen, processes: (row.payload as HaproxySighting[] | null) ?? [] })),

@@ -183,14 +183,20 @@ export function listenerCountRules(pool: PoolRecord, facts: DiagnosisFacts): Pro
   ];
 }
 
-/** Distinct haproxy processes (pid + start) that started on the pool's config within the window. */
+/**
+ * The haproxy (re)starts on the pool's config within the window: each change of its oldest process
+ * (the master with -Ws, the daemon otherwise). A reload keeps the master (USR2) and only replaces
+ * workers, so reloads do not count; a crash or a kill followed by Restart=always does.
+ */
 export function recentHaproxyStarts(pool: PoolRecord, facts: DiagnosisFacts): Array<{ pid: number; startedAt: number }> {
   const since = facts.now - RESTART_WINDOW_MS;
   const starts = new Map<string, { pid: number; startedAt: number }>();
-  for (const period of facts.haproxyHistory.get(pool.deployment.configPath) ?? []) {
-    for (const s of period.processes) if (s.startedAt >= since) starts.set(`${s.pid}@${s.startedAt}`, { pid: s.pid, startedAt: s.startedAt });
-  }
-  for (const p of facts.processes ? haproxyProcessesOf(pool, facts.processes) : []) if (p.startedAt >= since) starts.set(`${p.pid}@${p.startedAt}`, { pid: p.pid, startedAt: p.startedAt });
+  const oldest = (list: ReadonlyArray<{ pid: number; startedAt: number }>) => [...list].sort((a, b) => a.startedAt - b.startedAt || a.pid - b.pid)[0];
+  const add = (s: { pid: number; startedAt: number } | undefined) => {
+    if (s && s.startedAt >= since) starts.set(`${s.pid}@${s.startedAt}`, { pid: s.pid, startedAt: s.startedAt });
+  };
+  for (const period of facts.haproxyHistory.get(pool.deployment.configPath) ?? []) add(oldest(period.processes));
+  if (facts.processes) add(oldest(haproxyProcessesOf(pool, facts.processes)));
   return [...starts.values()].sort((a, b) => a.startedAt - b.startedAt);
 }
 
@@ -211,7 +217,8 @@ export function restartRules(pool: PoolRecord, facts: DiagnosisFacts): Problem[]
 
 /** Every amphora rule for one pool besides the network ones. */
 export function amphoraPoolRules(pool: PoolRecord, facts: DiagnosisFacts): Problem[] {
-  if (pool.layout !== 'octavia') return restartRules(pool, facts);
+  // neutron-lbaas reloads with -sf (a new daemon each time): there a restart and a reload look alike.
+  if (pool.layout !== 'octavia') return [];
   return [...keepalivedRules(pool, facts), ...listenerCountRules(pool, facts), ...restartRules(pool, facts)];
 }
 
