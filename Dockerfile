@@ -2,9 +2,11 @@
 # Runs as root with only the capabilities docker-compose.yml grants (see the notes there).
 FROM node:20-bookworm AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
-# better-sqlite3 12 compiles here (python3, make and g++ are in the full node image).
-RUN npm ci --omit=dev --no-audit --no-fund
+COPY package.json package-lock.json binding.gyp ./
+COPY src/native ./src/native
+# better-sqlite3 12 compiles here (python3, make and g++ are in the full node image), and so does
+# the netlink addon (binding.gyp → build/Release; without it the product reads namespaces with ip).
+RUN npm ci --omit=dev --no-audit --no-fund && mkdir -p build/Release
 
 FROM node:20-bookworm-slim
 # iproute2 for `ip -n NS -batch`, openvswitch-switch only for its ovs-vsctl client (no daemon runs here).
@@ -13,6 +15,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/build/Release ./build/Release
 COPY package.json ./
 COPY bin ./bin
 COPY src ./src

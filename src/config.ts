@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { isValidOvsdbTarget } from './host/ovs.ts';
 import { isValidNamespaceName } from './host/names.ts';
+import type { OvsdbSslFiles } from './host/ovs.ts';
 
 export const PROBE_NAMES = ['lbaas', 'netns', 'proc', 'ip', 'ovs', 'stats', 'amphora', 'rule'] as const;
 export type ProbeName = (typeof PROBE_NAMES)[number];
@@ -14,6 +15,8 @@ export interface Config {
   lbaasDir: string;
   octaviaDir: string;
   ovsdb: string;
+  /** Key, certificate and CA files for an ssl: OVSDB target (null unless all three are set). */
+  ovsdbSsl: OvsdbSslFiles | null;
   /** Default freshness of a cached observation. */
   ttlMs: number;
   /** Per-probe freshness (LBTOPO_TTL_IP=2s, ...); falls back to ttlMs. */
@@ -27,6 +30,21 @@ export interface Config {
   amphoraAgentConfig: string;
   /** CERT_EXPIRING fires when a certificate expires within this many days. */
   certWarningDays: number;
+  /** Change events (netlink, OVSDB monitor, directory watches) outdate cached observations at once. */
+  events: boolean;
+  /** Read namespaces over rtnetlink in-process when the addon loads (else always `ip -batch`). */
+  netlink: boolean;
+  /** Read OVS over JSON-RPC on the OVSDB socket (else always ovs-vsctl). */
+  ovsdbJsonRpc: boolean;
+  /** Background refresh interval keeping what checks and scrapes need warm; 0 = off. */
+  refreshMs: number;
+  /**
+   * The state dirs set explicitly (env or flag): one of these missing is a failed look, never
+   * "0 pools". The defaults may be absent (a host runs neutron-lbaas or Octavia, rarely both).
+   */
+  stateDirsGiven: { lbaas: boolean; octavia: boolean };
+  /** `processes` lists: 'lbaas' (processes in named namespaces, haproxy, keepalived) or 'all'. */
+  processVisibility: 'lbaas' | 'all';
 }
 
 /** Every setting: env name, flag name, default, meaning. The README table is made from this. */
@@ -36,7 +54,10 @@ export const SETTINGS = [
   { env: 'LBTOPO_NETNS_DIR', flag: 'netns-dir', default: '/run/netns', help: 'where named network namespaces are mounted' },
   { env: 'LBTOPO_LBAAS_DIR', flag: 'lbaas-dir', default: '/var/lib/neutron/lbaas', help: 'neutron-lbaas state path (v1 pools, v2/ load balancers)' },
   { env: 'LBTOPO_OCTAVIA_DIR', flag: 'octavia-dir', default: '/var/lib/octavia', help: 'Octavia amphora haproxy base path' },
-  { env: 'LBTOPO_OVSDB', flag: 'ovsdb', default: 'unix:/var/run/openvswitch/db.sock', help: 'OVSDB target given to ovs-vsctl --db' },
+  { env: 'LBTOPO_OVSDB', flag: 'ovsdb', default: 'unix:/var/run/openvswitch/db.sock', help: 'OVSDB target (unix:/path, tcp:host:port, ssl:host:port), spoken to over JSON-RPC, ovs-vsctl --db as fallback' },
+  { env: 'LBTOPO_OVSDB_SSL_KEY', flag: 'ovsdb-ssl-key', default: '', help: 'private key (PEM) for an ssl: OVSDB target' },
+  { env: 'LBTOPO_OVSDB_SSL_CERT', flag: 'ovsdb-ssl-cert', default: '', help: 'certificate (PEM) of that key, signed by a CA the server trusts' },
+  { env: 'LBTOPO_OVSDB_SSL_CA', flag: 'ovsdb-ssl-ca', default: '', help: 'CA certificate (PEM) the server certificate must be signed by' },
   { env: 'LBTOPO_TTL', flag: 'ttl', default: '10s', help: 'how long an observation is served without looking again' },
   { env: 'LBTOPO_TOKEN', flag: 'token', default: '', help: 'bearer token; required to listen anywhere but loopback' },
   { env: 'LBTOPO_COMMAND_TIMEOUT', flag: 'command-timeout', default: '5s', help: 'timeout of each host command' },
@@ -44,6 +65,11 @@ export const SETTINGS = [
   { env: 'LBTOPO_AMPHORA_NAMESPACE', flag: 'amphora-namespace', default: 'amphora-haproxy', help: 'namespace an Octavia amphora runs haproxy and keepalived in' },
   { env: 'LBTOPO_AMPHORA_AGENT_CONF', flag: 'amphora-agent-conf', default: '/etc/octavia/amphora-agent.conf', help: 'the amphora agent config (amphora id, topology, health-manager targets, certs)' },
   { env: 'LBTOPO_CERT_WARNING_DAYS', flag: 'cert-warning-days', default: '14', help: 'CERT_EXPIRING when an amphora certificate expires within this many days' },
+  { env: 'LBTOPO_NETLINK', flag: 'netlink', default: 'on', help: 'read namespaces over rtnetlink in-process when the addon loads, else ip -batch (on or off)' },
+  { env: 'LBTOPO_OVSDB_JSONRPC', flag: 'ovsdb-jsonrpc', default: 'on', help: 'read OVS over JSON-RPC on the OVSDB socket, else ovs-vsctl (on or off)' },
+  { env: 'LBTOPO_EVENTS', flag: 'events', default: 'on', help: 'serve: let netlink, OVSDB monitor and directory-watch events outdate the cache at once (on or off)' },
+  { env: 'LBTOPO_REFRESH', flag: 'refresh', default: 'auto', help: 'serve: background refresh interval keeping checks and scrapes warm (auto = half the shortest TTL, 0 = off)' },
+  { env: 'LBTOPO_PROCESSES', flag: 'processes', default: 'lbaas', help: 'which processes the API shows: lbaas (in named namespaces, haproxy, keepalived) or all; secret-looking argv values are redacted either way' },
 ] as const;
 
 /** node:util parseArgs options for every setting flag (--listen, --db, ..., --ttl-<probe>). */
@@ -117,13 +143,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     LBTOPO_OVSDB: z.string().refine(isValidOvsdbTarget, {
       error: (issue) => `LBTOPO_OVSDB: ${JSON.stringify(issue.input)} is not an OVSDB target (unix:/path, tcp:host:port or ssl:host:port)`,
     }),
+    LBTOPO_OVSDB_SSL_KEY: z.string().refine((s) => !/[\0\n]/.test(s), 'LBTOPO_OVSDB_SSL_KEY contains a control character'),
+    LBTOPO_OVSDB_SSL_CERT: z.string().refine((s) => !/[\0\n]/.test(s), 'LBTOPO_OVSDB_SSL_CERT contains a control character'),
+    LBTOPO_OVSDB_SSL_CA: z.string().refine((s) => !/[\0\n]/.test(s), 'LBTOPO_OVSDB_SSL_CA contains a control character'),
     LBTOPO_TTL: duration('LBTOPO_TTL'),
     LBTOPO_TOKEN: z.string(),
     LBTOPO_COMMAND_TIMEOUT: duration('LBTOPO_COMMAND_TIMEOUT').refine((ms) => ms >= 100, 'LBTOPO_COMMAND_TIMEOUT must be at least 100ms'),
+    LBTOPO_PROCESSES: z.enum(['lbaas', 'all'], { error: (issue) => `LBTOPO_PROCESSES: ${JSON.stringify(issue.input)} is not lbaas or all` }),
     LBTOPO_COMMAND_CONCURRENCY: z.coerce.number().int('LBTOPO_COMMAND_CONCURRENCY must be an integer').min(1).max(64),
     LBTOPO_AMPHORA_NAMESPACE: z.string().refine(isValidNamespaceName, { error: (issue) => `LBTOPO_AMPHORA_NAMESPACE: ${JSON.stringify(issue.input)} is not a namespace name` }),
     LBTOPO_AMPHORA_AGENT_CONF: absolutePathOrRelative('LBTOPO_AMPHORA_AGENT_CONF'),
     LBTOPO_CERT_WARNING_DAYS: z.coerce.number({ error: 'LBTOPO_CERT_WARNING_DAYS must be a number of days' }).int('LBTOPO_CERT_WARNING_DAYS must be a whole number of days').min(0).max(3650),
+    LBTOPO_NETLINK: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_NETLINK: ${JSON.stringify(issue.input)} is not on or off` }),
+    LBTOPO_OVSDB_JSONRPC: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_OVSDB_JSONRPC: ${JSON.stringify(issue.input)} is not on or off` }),
+    LBTOPO_EVENTS: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_EVENTS: ${JSON.stringify(issue.input)} is not on or off` }),
+    LBTOPO_REFRESH: z.string().transform((s, ctx) => {
+      if (s === 'auto') return -1;
+      const ms = parseDuration(s);
+      if (ms === null) {
+        ctx.addIssue({ code: 'custom', message: `LBTOPO_REFRESH: "${s}" is not auto, 0 or a duration (e.g. 5s)` });
+        return z.NEVER;
+      }
+      return ms;
+    }),
     ...Object.fromEntries(PROBE_NAMES.map((p) => [`LBTOPO_TTL_${p.toUpperCase()}`, duration(`LBTOPO_TTL_${p.toUpperCase()}`).optional()])),
   });
   const parsed = schema.safeParse(raw);
@@ -134,6 +176,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
   const probeTtlMs = Object.fromEntries(
     PROBE_NAMES.map((p) => [p, (v[`LBTOPO_TTL_${p.toUpperCase()}`] as number | undefined) ?? v.LBTOPO_TTL]),
   ) as Record<ProbeName, number>;
+  const sslFiles = [v.LBTOPO_OVSDB_SSL_KEY, v.LBTOPO_OVSDB_SSL_CERT, v.LBTOPO_OVSDB_SSL_CA];
+  const ovsdbSsl = sslFiles.every((f) => f !== '') ? { key: sslFiles[0]!, cert: sslFiles[1]!, ca: sslFiles[2]! } : null;
+  if (!ovsdbSsl && (v.LBTOPO_OVSDB.startsWith('ssl:') || sslFiles.some((f) => f !== ''))) {
+    throw new ConfigError('invalid configuration:\n  - an ssl: LBTOPO_OVSDB needs all of LBTOPO_OVSDB_SSL_KEY, LBTOPO_OVSDB_SSL_CERT and LBTOPO_OVSDB_SSL_CA (and they serve nothing else)');
+  }
   const config: Config = {
     listen: v.LBTOPO_LISTEN,
     db: v.LBTOPO_DB,
@@ -141,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     lbaasDir: v.LBTOPO_LBAAS_DIR,
     octaviaDir: v.LBTOPO_OCTAVIA_DIR,
     ovsdb: v.LBTOPO_OVSDB,
+    ovsdbSsl,
     ttlMs: v.LBTOPO_TTL,
     probeTtlMs,
     token: v.LBTOPO_TOKEN === '' ? null : v.LBTOPO_TOKEN,
@@ -149,6 +197,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     amphoraNamespace: v.LBTOPO_AMPHORA_NAMESPACE,
     amphoraAgentConfig: v.LBTOPO_AMPHORA_AGENT_CONF,
     certWarningDays: v.LBTOPO_CERT_WARNING_DAYS,
+    events: v.LBTOPO_EVENTS === 'on',
+    netlink: v.LBTOPO_NETLINK === 'on',
+    ovsdbJsonRpc: v.LBTOPO_OVSDB_JSONRPC === 'on',
+    refreshMs: v.LBTOPO_REFRESH === -1 ? Math.max(1000, Math.floor(Math.min(...Object.values(probeTtlMs)) / 2)) : v.LBTOPO_REFRESH,
+    stateDirsGiven: {
+      lbaas: (flags['lbaas-dir'] ?? env.LBTOPO_LBAAS_DIR) !== undefined,
+      octavia: (flags['octavia-dir'] ?? env.LBTOPO_OCTAVIA_DIR) !== undefined,
+    },
+    processVisibility: v.LBTOPO_PROCESSES,
   };
   if (!isLoopback(config.listen.host) && !config.token) {
     throw new ConfigError(

@@ -29,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
       const { values } = parseArgs({ args: rest, options: settingOptions(), strict: true });
       const config = loadConfig(process.env, values as Record<string, string>);
       const { createApp, serve } = await import('./server.ts');
-      const app = createApp(config);
+      const app = createApp(config, { background: true });
       const server = await serve(app);
       const { address, port } = server.address() as AddressInfo;
       console.error(`lbtopo: serving http://${address.includes(':') ? `[${address}]` : address}:${port}/graphql`);

@@ -13,6 +13,7 @@ import type { ProbeRunner } from './cache/runner.ts';
 import type { TopologySession } from './topology/session.ts';
 import { listPools } from './topology/queries.ts';
 import { liveHaproxyOf } from './topology/pools.ts';
+import { statsIndex } from './topology/indexes.ts';
 import { diagnoseHost } from './diagnose/diagnose.ts';
 import { PROBLEM_CODE_NAMES, PROBLEM_CODES } from './diagnose/codes.ts';
 import type { ProblemCode } from './diagnose/codes.ts';
@@ -51,8 +52,9 @@ async function scrapeHost(session: TopologySession): Promise<Scrape> {
           const base = { id: pool.id, layout: pool.layout, haproxyUp: processes ? (liveHaproxyOf(pool, processes) ? 1 : 0) : null, membersTotal: servers.length };
           if (!answer?.reachable || !pool.backend) return { ...base, membersUp: null, currentSessions: null, statsUp: 0 };
           const backend = pool.backend.name;
-          const rows = answer.rows.filter((r) => r.pxname === backend);
-          const up = rows.filter((r) => r.type === 'server' && servers.some((s) => s.id === r.svname) && /^(UP|no check)/.test(r.status ?? '')).length;
+          const rows = statsIndex(answer.rows).byProxy.get(backend) ?? [];
+          const serverIds = new Set(servers.map((s) => s.id));
+          const up = rows.filter((r) => r.type === 'server' && serverIds.has(r.svname) && /^(UP|no check)/.test(r.status ?? '')).length;
           const backendRow = rows.find((r) => r.type === 'backend');
           return { ...base, membersUp: up, currentSessions: backendRow?.scur ?? null, statsUp: 1 };
         }),

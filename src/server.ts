@@ -14,6 +14,7 @@ import type { GraphQLContext } from './graphql/context.ts';
 import type { Config } from './config.ts';
 import { CommandGateway } from './host/exec.ts';
 import { ObservationStore } from './cache/store.ts';
+import type { StoreHealth } from './cache/store.ts';
 import { ProbeFailedError, ProbeRunner } from './cache/runner.ts';
 import { defineHostProbes } from './topology/probes.ts';
 import type { HostProbes } from './topology/probes.ts';
@@ -22,6 +23,20 @@ import { listPools } from './topology/queries.ts';
 import { readExampleQuery } from './example-queries.ts';
 import { StatsUnavailableError } from './topology/members.ts';
 import { useMetrics } from './metrics.ts';
+import { startHostWatchers } from './topology/watchers.ts';
+import { netlinkSupport, watchNamespace } from './host/netlink.ts';
+import { monitorOvs } from './host/ovsdb-jsonrpc.ts';
+import type { HostWatchers, WatchSources } from './topology/watchers.ts';
+import { startBackgroundRefresher } from './topology/refresher.ts';
+import type { BackgroundRefresher } from './topology/refresher.ts';
+
+/** The event sources this host offers: netlink when the addon loads, and the OVSDB monitor. */
+function defaultWatchSources(config: Config): WatchSources {
+  return {
+    ...(config.netlink && netlinkSupport().available ? { watchNamespace } : {}),
+    ...(config.ovsdbJsonRpc ? { monitorOvs: (target: string, handlers: Parameters<typeof monitorOvs>[1]) => monitorOvs(target, handlers, { ssl: config.ovsdbSsl }) } : {}),
+  };
+}
 
 
 export interface App {
@@ -33,17 +48,26 @@ export interface App {
   probes: HostProbes;
   /** A session outside HTTP (CLI `query` and `check` in-process). */
   newSession(): TopologySession;
+  watchers: HostWatchers | null;
+  refresher: BackgroundRefresher | null;
   close(): void;
 }
 
 export interface AppOptions {
   log?: (message: string) => void;
+  /**
+   * A long-lived server (serve): change events outdate the cache (LBTOPO_EVENTS) and a background
+   * refresher keeps checks and scrapes warm (LBTOPO_REFRESH). One-shot CLI runs need neither.
+   */
+  background?: boolean;
+  /** Where change events come from; defaults to what this host offers. */
+  watchSources?: WatchSources;
 }
 
 export function createApp(config: Config, options: AppOptions = {}): App {
   const log = options.log ?? ((m: string) => console.error(m));
   const gateway = new CommandGateway({ timeoutMs: config.commandTimeoutMs, concurrency: config.commandConcurrency });
-  const store = new ObservationStore(config.db);
+  const store = new ObservationStore(config.db, { log });
   const runner = new ProbeRunner(store, log);
   const probes = defineHostProbes(config, gateway);
   const newSession = () => new TopologySession(runner, probes, config);
@@ -55,9 +79,18 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     landingPage: false,
     logging: { debug: () => {}, info: () => {}, warn: (...a: unknown[]) => log(a.map(String).join(' ')), error: (...a: unknown[]) => log(a.map(String).join(' ')) },
     maskedErrors: { maskError: (error, message, isDev) => exposeExpectedError(error) ?? yogaMaskError(error, message, isDev) },
-    plugins: [useBearerToken(config.token), useReadiness(store), useMetrics(runner, newSession), useProbeExtensions()],
+    plugins: [useBearerToken(config.token), useReadiness(store), useMetrics(runner, newSession), useProbeExtensions(), useStoreHealth(store)],
   });
-  return { config, yoga, gateway, store, runner, probes, newSession, close: () => store.close() };
+  const watchers = options.background ? startHostWatchers(config, runner, options.watchSources ?? defaultWatchSources(config), log) : null;
+  const refresher = options.background && config.refreshMs > 0 ? startBackgroundRefresher(newSession, config.refreshMs, log) : null;
+  return {
+    config, yoga, gateway, store, runner, probes, newSession, watchers, refresher,
+    close: () => {
+      watchers?.close();
+      void refresher?.stop();
+      store.close();
+    },
+  };
 }
 
 /**
@@ -86,20 +119,36 @@ function exposeExpectedError(error: unknown): GraphQLError | null {
   return createGraphQLError(original.message, { nodes: error.nodes, path: error.path, extensions });
 }
 
+/** The request header that asks for every probe look in `extensions.probes`. */
+export const PROBE_TRACE_HEADER = 'x-lbtopo-trace';
+
+/**
+ * Every answer says in `extensions.probeSummary` how many looks ran, were shared, came from the
+ * cache or failed, and the slowest few; the full per-look trace (one entry per namespace: 400 on a
+ * 200-pool trace) only with `X-Lbtopo-Trace: probes` or `"extensions": {"trace": true}` in the body.
+ * Failures are always listed in full in `extensions.probeFailures`.
+ */
 function useProbeExtensions(): Plugin<GraphQLContext> {
   return {
     onExecute() {
       return {
         onExecuteDone({ args, result, setResult }) {
-          const session = (args.contextValue as GraphQLContext).session;
+          const context = args.contextValue as GraphQLContext & { request?: Request; params?: { extensions?: Record<string, unknown> } };
+          const session = context.session;
           if (!session || Symbol.asyncIterator in (result as object)) return;
           const r = result as ExecutionResult;
           const failures = session.trace.filter((e) => e.error);
+          const wantTrace = context.request?.headers.get(PROBE_TRACE_HEADER) === 'probes' || context.params?.extensions?.trace === true;
+          const round = (ms: number) => Math.round(ms * 10) / 10;
+          const bySource: Record<string, number> = { ran: 0, shared: 0, cache: 0, stale: 0, failed: 0 };
+          for (const e of session.trace) bySource[e.source] = (bySource[e.source] ?? 0) + 1;
+          const slowest = [...session.trace].sort((a, b) => b.durationMs - a.durationMs).slice(0, 3).map((e) => ({ probe: e.probe, scope: e.scope, source: e.source, durationMs: round(e.durationMs) }));
           setResult({
             ...r,
             extensions: {
               ...r.extensions,
-              probes: session.trace.map((e) => ({ ...e, durationMs: Math.round(e.durationMs * 10) / 10 })),
+              probeSummary: { looks: session.trace.length, ...bySource, slowest },
+              ...(wantTrace ? { probes: session.trace.map((e) => ({ ...e, durationMs: round(e.durationMs) })) } : {}),
               ...(failures.length > 0 ? { probeFailures: failures.map((e) => ({ probe: e.probe, scope: e.scope, servedStale: e.source === 'stale', observedAt: e.observedAt, ...e.error })) } : {}),
             },
           });
@@ -115,10 +164,35 @@ function useReadiness(store: ObservationStore): Plugin {
       if (url.pathname !== '/ready') return;
       try {
         store.ping();
-        endResponse(new fetchAPI.Response('ready', { status: 200 }));
+        endResponse(new fetchAPI.Response(['ready', ...storeNotes(store.health())].join('\n'), { status: 200 }));
       } catch (err) {
         endResponse(new fetchAPI.Response(`not ready: ${(err as Error).message}`, { status: 503 }));
       }
+    },
+  };
+}
+
+/**
+ * The cache's own troubles, said apart from the host's: /ready's body and every response's
+ * extensions.store name the file. The server answers through both (see cache/store.ts).
+ */
+function storeNotes(health: StoreHealth): string[] {
+  const notes = health.setAside.map((s) => `the cache file ${s.file} was corrupt (${s.reason}); it was set aside as ${s.movedTo} at ${new Date(s.at).toISOString()} and a new one started`);
+  if (health.writeFailure) notes.push(`the cache file ${health.file} cannot be written since ${new Date(health.writeFailure.since).toISOString()} (${health.writeFailure.message}): looks are served from memory, not kept`);
+  return notes;
+}
+
+function useStoreHealth(store: ObservationStore): Plugin<GraphQLContext> {
+  return {
+    onExecute() {
+      return {
+        onExecuteDone({ result, setResult }) {
+          const health = store.health();
+          if ((!health.writeFailure && health.setAside.length === 0) || Symbol.asyncIterator in (result as object)) return;
+          const r = result as ExecutionResult;
+          setResult({ ...r, extensions: { ...r.extensions, store: { file: health.file, writeFailure: health.writeFailure, setAside: health.setAside, notes: storeNotes(health) } } });
+        },
+      };
     },
   };
 }

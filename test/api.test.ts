@@ -12,7 +12,7 @@ import { createApp, serve } from '../src/server.ts';
 import type { App } from '../src/server.ts';
 import { loadConfig } from '../src/config.ts';
 import { readExampleQuery } from '../src/example-queries.ts';
-import { appForLab, commandsDuring, gql, ipNetnsIdentify, tmpDb } from './support.ts';
+import { appForLab, commandsDuring, gql, ipNetnsIdentify, probesRunDuring, tmpDb } from './support.ts';
 
 const CONTRACT = readExampleQuery('pools-trace');
 
@@ -103,28 +103,40 @@ test('{ pools { id } } and { pools { haproxy { pid } } } spawn no process', asyn
   }
 });
 
-test('vipInterface addresses run one ip per existing qlbaas namespace and no ovs-vsctl', async () => {
+test('vipInterface addresses read one network per existing qlbaas namespace, no OVS, and spawn nothing', async () => {
   let res: any;
-  const ran = await commandsDuring(app, async () => { res = await gql(app, '{ pools(maxAge: 0) { id vipInterface { addresses { address } } } }'); });
+  let ran: string[][] = [];
+  const looks = await probesRunDuring(app, async () => { ran = await commandsDuring(app, async () => { res = await gql(app, '{ pools(maxAge: 0) { id vipInterface { addresses { address } } } }'); }); });
   assert.equal(res.errors, undefined);
-  assert.equal(ran.filter((a) => a[0] === 'ovs-vsctl').length, 0);
-  const ipNamespaces = ran.filter((a) => a[0] === 'ip').map((a) => a[a.indexOf('-n') + 1]).sort();
+  assert.deepEqual(ran, [], 'netlink in-process: no ip process');
+  assert.equal(looks.filter((l) => l.startsWith('ovs:')).length, 0);
+  const ipNamespaces = looks.filter((l) => l.startsWith('ip:')).map((l) => l.slice(3)).sort();
   const expected = lab.pools.filter((p) => p !== noNamespace).map((p) => p.namespace).sort();
   assert.deepEqual(ipNamespaces, expected);
 });
 
-test('a query touching OVS for all pools runs ovs-vsctl once', async () => {
-  const ran = await commandsDuring(app, () => gql(app, '{ pools(maxAge: 0) { vipPort { id ovsPort { tag } } } ovsPorts { name } }'));
-  assert.equal(ran.filter((a) => a[0] === 'ovs-vsctl').length, 1);
+test('a query touching OVS for all pools reads OVS once, over JSON-RPC (and ovs-vsctl once when it is off)', async () => {
+  const q = '{ pools(maxAge: 0) { vipPort { id ovsPort { tag } } } ovsPorts { name } }';
+  let ran: string[][] = [];
+  const looks = await probesRunDuring(app, async () => { ran = await commandsDuring(app, () => gql(app, q)); });
+  assert.equal(looks.filter((l) => l.startsWith('ovs:')).length, 1);
+  assert.deepEqual(ran, []);
+  const vsctl = appForLab(lab, { LBTOPO_OVSDB_JSONRPC: 'off' });
+  try {
+    const spawned = await commandsDuring(vsctl, () => gql(vsctl, q));
+    assert.equal(spawned.filter((a) => a[0] === 'ovs-vsctl').length, 1);
+  } finally {
+    vsctl.close();
+  }
 });
 
 test('20 concurrent identical requests run each probe once', async () => {
   const fresh = appForLab(lab);
   try {
-    const ran = await commandsDuring(fresh, () => Promise.all(Array.from({ length: 20 }, () => gql(fresh, CONTRACT))));
-    const keys = ran.map((a) => a.join(' '));
-    assert.equal(new Set(keys).size, keys.length, `no command ran twice: ${keys.join('\n')}`);
-    assert.equal(ran.filter((a) => a[0] === 'ovs-vsctl').length, 1);
+    const looks = await probesRunDuring(fresh, () => Promise.all(Array.from({ length: 20 }, () => gql(fresh, CONTRACT))));
+    assert.equal(new Set(looks).size, looks.length, `no probe ran twice for one scope: ${looks.join('\n')}`);
+    assert.equal(looks.filter((l) => l.startsWith('ovs:')).length, 1);
+    assert.ok(looks.filter((l) => l.startsWith('ip:')).length >= lab.pools.length - 1);
   } finally {
     fresh.close();
   }
@@ -149,6 +161,27 @@ test('port by full id and by the 11-character tap prefix', async () => {
   }
   const unknown = await gql(app, '{ port(id: "00000000-0000-4000-8000-000000000000") { id } }');
   assert.equal(unknown.data.port, null);
+});
+
+test('port(id) with a well-formed unknown prefix answers from the OVS and interface indexes: no ip per namespace (issue 8 item 4)', async () => {
+  const fresh = appForLab(lab);
+  try {
+    const q = '{ port(id: "0badc0de-99") { id tapName } }';
+    // Cold: OVS is read and each namespace not yet seen is looked at once.
+    const cold = await probesRunDuring(fresh, () => gql(fresh, q));
+    assert.equal(cold.filter((l) => l.startsWith('ovs:')).length, 1);
+    // Warm: the latest looks say no namespace holds tap0badc0de-99, so nothing runs at all.
+    let res: any;
+    const warm = await probesRunDuring(fresh, async () => { res = await gql(fresh, q); });
+    assert.equal(res.errors, undefined);
+    assert.equal(res.data.port, null);
+    assert.deepEqual(warm, [], 'no look in every namespace per request');
+    // A known port is still found (confirmed by a look at the one namespace holding it).
+    const known = await gql(fresh, `{ port(id: "${healthy.portId.slice(0, 11)}") { id namespace { name } } }`);
+    assert.deepEqual(known.data.port, { id: healthy.portId, namespace: { name: healthy.namespace } });
+  } finally {
+    fresh.close();
+  }
 });
 
 test('bad input gets a clear error or null and runs no command', async () => {
@@ -201,7 +234,8 @@ test('a namespace deleted between listing and ip gives a partial answer with an 
 
 test('when ovs-vsctl fails the last good observation is served, and the response says so', async () => {
   const db = tmpDb();
-  const a = appForLab(lab, {}, db);
+  // ovs-vsctl as the reader: the JSON-RPC reader's failures have their own tests (ovsdb-jsonrpc).
+  const a = appForLab(lab, { LBTOPO_OVSDB_JSONRPC: 'off' }, db);
   const q = `query($id: String!) { pool(id: $id) { vipPort { ovsPort { tag observedAt } } } }`;
   const good = await gql(a, q, { id: healthy.poolId });
   assert.equal(good.data.pool.vipPort.ovsPort.tag, healthy.vlanTag);
@@ -271,7 +305,7 @@ test('the refresh mutation looks again now, bypassing a fresh cache, and says wh
     const ran = await commandsDuring(fresh, async () => { res = await gql(fresh, 'mutation { refresh(probes: [OVS, LBAAS]) { probe source error } }'); });
     assert.equal(res.errors, undefined);
     assert.deepEqual(res.data.refresh.map((r: { probe: string; source: string }) => `${r.probe}:${r.source}`).sort(), ['lbaas:ran', 'ovs:ran']);
-    assert.deepEqual(ran.map((a) => a[0]), ['ovs-vsctl'], 'one ovs-vsctl, nothing else spawned');
+    assert.deepEqual(ran, [], 'OVS read over JSON-RPC, nothing spawned');
   } finally {
     fresh.close();
   }
@@ -286,7 +320,7 @@ test('an ovs-vsctl that prints garbage or hangs gives a clear error on the OVS f
     chmodSync(join(bin, 'ovs-vsctl'), 0o755);
   };
   const savedPath = process.env.PATH;
-  const broken = appForLab(lab, { LBTOPO_COMMAND_TIMEOUT: '500ms' });
+  const broken = appForLab(lab, { LBTOPO_COMMAND_TIMEOUT: '500ms', LBTOPO_OVSDB_JSONRPC: 'off' });
   try {
     process.env.PATH = `${bin}:${savedPath}`;
     for (const [body, reason] of [['echo "this is not JSON"', 'parse'], ['sleep 30', 'timeout']] as const) {

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { labUp, POOL_FAULTS } from '../src/lab/lab.ts';
 import type { Lab, LabPool, PoolFault } from '../src/lab/lab.ts';
 import type { App } from '../src/server.ts';
-import { appForLab, commandsDuring, gql } from './support.ts';
+import { appForLab, commandsDuring, gql, probesRunDuring } from './support.ts';
 
 let lab: Lab;
 let app: App;
@@ -212,14 +212,14 @@ test('Pool.problems is the root list for that pool, and looks only at that pool'
   for (const role of ['healthy-0', 'link-down', 'delete-namespace', 'dead-vlan', 'stats-socket-removed']) {
     const p = pool(role);
     let res: any;
-    const ran = await commandsDuring(app, async () => {
+    const ran = await probesRunDuring(app, async () => {
       res = await gql(app, `query($id: String!) { pool(id: $id, maxAge: 0) { problems { key } } }`, { id: p.poolId });
     });
     assert.equal(res.errors, undefined);
     assert.deepEqual(res.data.pool.problems.map((x: { key: string }) => x.key).sort(), root.filter((x) => x.poolId === p.poolId).map((x) => x.key as string).sort(), role);
-    const ipNamespaces = ran.filter((a) => a[0] === 'ip').map((a) => a[a.indexOf('-n') + 1]);
-    assert.deepEqual(ipNamespaces, role === 'delete-namespace' ? [] : [p.namespace], `${role}: ip only in its namespace`);
-    assert.ok(ran.filter((a) => a[0] === 'ovs-vsctl').length <= 1);
+    const ipNamespaces = ran.filter((l) => l.startsWith('ip:')).map((l) => l.slice(3));
+    assert.deepEqual(ipNamespaces, role === 'delete-namespace' ? [] : [p.namespace], `${role}: a network look only in its namespace`);
+    assert.ok(ran.filter((l) => l.startsWith('ovs:')).length <= 1);
   }
 });
 
@@ -286,10 +286,12 @@ test('filters that need no probe run no command', async () => {
     assert.equal(res.errors, undefined, q);
     assert.deepEqual(ran, [], q);
   }
-  // OVS checks run ovs-vsctl once, and ip only in the lab's existing pool namespaces.
-  const ran = await commandsDuring(app, () => gql(app, '{ problems(code: OVS_DEAD_VLAN, maxAge: 0) { code } }'));
-  assert.equal(ran.filter((a) => a[0] === 'ovs-vsctl').length, 1);
-  const ipNamespaces = ran.filter((a) => a[0] === 'ip').map((a) => a[a.indexOf('-n') + 1]).sort();
+  // OVS checks read OVS once, and the network only of the lab's existing pool namespaces; nothing spawns.
+  let spawned: string[][] = [];
+  const ran = await probesRunDuring(app, async () => { spawned = await commandsDuring(app, () => gql(app, '{ problems(code: OVS_DEAD_VLAN, maxAge: 0) { code } }')); });
+  assert.deepEqual(spawned, []);
+  assert.equal(ran.filter((l) => l.startsWith('ovs:')).length, 1);
+  const ipNamespaces = ran.filter((l) => l.startsWith('ip:')).map((l) => l.slice(3)).sort();
   assert.deepEqual(ipNamespaces, lab.pools.filter((p) => p !== pool('delete-namespace')).map((p) => p.namespace).sort());
 });
 
@@ -307,7 +309,8 @@ test('namespaces(orphaned:) splits leftovers from the rest', async () => {
 });
 
 test('with OVS unreadable: CHECK_INCOMPLETE naming ovs, no OVS problem invented, the rest still found', async () => {
-  const blind = appForLab(lab); // its own database: no last good OVS snapshot to fall back on
+  // Its own database: no last good OVS snapshot to fall back on; ovs-vsctl as the reader, off the PATH.
+  const blind = appForLab(lab, { LBTOPO_OVSDB_JSONRPC: 'off' });
   const savedPath = process.env.PATH;
   process.env.PATH = '/usr/sbin:/sbin'; // ip stays reachable, ovs-vsctl (in /usr/bin) does not
   try {

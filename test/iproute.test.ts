@@ -3,6 +3,10 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { listNamespaces } from '../src/host/netns.ts';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
@@ -236,10 +240,13 @@ class RecordedGateway extends CommandGateway {
 }
 
 describe('readNamespaceNetwork error mapping', () => {
+  // The namespace file is checked before ip runs (and its inode recorded): /proc/self/ns/net is
+  // one that always exists, so the recorded answer is what is mapped.
+  const EXISTING = { netnsDir: '/proc/self/ns' };
   it('maps `Cannot open network namespace` to gone', async () => {
     const fixture = await loadFixture('ip-batch-missing-namespace.json');
     const gateway = new RecordedGateway(fixture);
-    await assert.rejects(readNamespaceNetwork(gateway, namespaceOf(fixture)), (err: unknown) => {
+    await assert.rejects(readNamespaceNetwork(gateway, 'net', EXISTING), (err: unknown) => {
       return err instanceof DiscoveryError && err.kind === 'gone' && err.exitCode === 255 && /Cannot open network namespace/.test(err.stderr ?? '');
     });
   });
@@ -249,12 +256,23 @@ describe('readNamespaceNetwork error mapping', () => {
       command: ipBatchArgv('half-made'), stdin: IP_BATCH_INPUT, recordedAt: '', iproute2: '', output: '',
       stderr: 'setting the network namespace "half-made" failed: Invalid argument\n', exitCode: 255,
     };
-    await assert.rejects(readNamespaceNetwork(new RecordedGateway(fixture), 'half-made'), (err: unknown) => err instanceof DiscoveryError && err.kind === 'gone');
+    await assert.rejects(readNamespaceNetwork(new RecordedGateway(fixture), 'net', EXISTING), (err: unknown) => err instanceof DiscoveryError && err.kind === 'gone' && err.exitCode === 255);
   });
 
   it('passes other failures through unchanged', async () => {
     const fixture = await loadFixture('ip-route-global-option-in-batch.json');
-    await assert.rejects(readNamespaceNetwork(new RecordedGateway({ ...fixture, stdin: IP_BATCH_INPUT }), 'ns1'), (err: unknown) => err instanceof DiscoveryError && err.kind === 'exit');
+    await assert.rejects(readNamespaceNetwork(new RecordedGateway({ ...fixture, stdin: IP_BATCH_INPUT }), 'net', EXISTING), (err: unknown) => err instanceof DiscoveryError && err.kind === 'exit');
+  });
+
+  it('a namespace file that is not there is gone before anything runs', async () => {
+    const gateway = new RecordedGateway(await loadFixture('ip-batch-full.json'));
+    await assert.rejects(readNamespaceNetwork(gateway, 'lbtopo-never-made'), (err: unknown) => err instanceof DiscoveryError && err.kind === 'gone');
+    assert.equal(gateway.runCount, 0);
+  });
+
+  it('reads through nsenter --net=FILE when the netns dir is not /run/netns (issue 8 item 7)', () => {
+    assert.deepEqual(ipBatchArgv('a', '/run/netns/'), ['ip', '-s', '-d', '-j', '-n', 'a', '-batch', '-']);
+    assert.deepEqual(ipBatchArgv('a', '/srv/netns'), ['nsenter', '--net=/srv/netns/a', '--', 'ip', '-s', '-d', '-j', '-batch', '-']);
   });
 
   it('runs nothing for invalid names', async () => {
@@ -360,7 +378,30 @@ describe('readNamespaceNetwork on real namespaces', { skip: !isRoot && 'needs ro
         return err instanceof DiscoveryError && err.kind === 'gone' && err.source.includes(name);
       });
     }
-    assert.equal(gateway.runCount, 2);
+    assert.equal(gateway.runCount, 0, 'the namespace file is checked first: nothing runs');
+  });
+
+  it('honours another netns dir: the inode listed and the devices read come from the same file (issue 8 item 7)', async () => {
+    // A netns dir that is not /run/netns, holding a name /run/netns does not have: `ip -n alias`
+    // would fail (or read another namespace of that name); the file is entered instead.
+    const dir = mkdtempSync(join(tmpdir(), 'lbtopo-netns-dir-'));
+    const alias = `lbtest-${suffix}-alias`;
+    writeFileSync(join(dir, alias), '');
+    execFileSync('mount', ['--bind', `/run/netns/${ns}`, join(dir, alias)]);
+    try {
+      const [listed] = await listNamespaces(dir);
+      assert.equal(listed?.name, alias);
+      assert.equal(listed?.inode, statSync(`/run/netns/${ns}`).ino);
+      const gateway = new CommandGateway();
+      const net = await readNamespaceNetwork(gateway, alias, { netnsDir: dir });
+      assert.equal(net.inode, listed?.inode);
+      assert.ok(net.interfaces.some((i) => i.name === 'vip0'), 'the devices of the namespace that file is');
+      assert.equal(gateway.runs[0]?.argv[0], 'nsenter');
+      assert.ok(!existsSync(`/run/netns/${alias}`));
+    } finally {
+      execFileSync('umount', [join(dir, alias)]);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('runs no command for invalid names', async () => {

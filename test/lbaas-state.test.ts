@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +104,7 @@ describe('listLbaasDeployments', () => {
       id: V1_POOL,
       stateDir,
       configPath: join(stateDir, 'conf'),
+      configRealPath: realpathSync(join(stateDir, 'conf')),
       pidPath: join(stateDir, 'pid'),
       socketPath: join(stateDir, 'sock'),
       socketExists: true,
@@ -177,9 +178,14 @@ describe('listLbaasDeployments', () => {
     assert.match(directory?.configError ?? '', /not a regular file/);
   });
 
-  test('missing state directories are an empty list', async () => {
-    assert.deepEqual(await listLbaasDeployments({ lbaasDir: join(root, 'nope'), octaviaDir: join(root, 'nope2') }), []);
-    assert.deepEqual(await listLbaasDeployments({}), []);
+  test('a missing state dir is a failed look, never "0 pools" (issue 8 item 8)', async () => {
+    const notFound = (error: unknown) => error instanceof DiscoveryError && error.kind === 'not-found';
+    // Set explicitly (a typo): refused even though the other dir exists.
+    await assert.rejects(listLbaasDeployments({ lbaasDir: join(root, 'nope'), octaviaDir, required: { lbaas: true } }), (e: unknown) => notFound(e) && /LBTOPO_LBAAS_DIR/.test((e as Error).message));
+    // Defaults: one may be absent (an Octavia-only host), but not both.
+    assert.equal((await listLbaasDeployments({ lbaasDir: join(root, 'nope'), octaviaDir })).length, 1);
+    await assert.rejects(listLbaasDeployments({ lbaasDir: join(root, 'nope'), octaviaDir: join(root, 'nope2') }), (e: unknown) => notFound(e) && /no state dir exists/.test((e as Error).message));
+    assert.deepEqual(await listLbaasDeployments({}), [], 'no dir configured at all: nothing to read');
   });
 
   test('a state path that is not a directory is an io error', async () => {

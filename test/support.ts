@@ -26,7 +26,7 @@ export function appForLab(lab: Lab, env: Record<string, string> = {}, db = tmpDb
 export async function gql<T = any>(app: App, query: string, variables: Record<string, unknown> = {}): Promise<GqlResponse<T>> {
   const response = await app.yoga.fetch('http://lbtopo.test/graphql', {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', 'x-lbtopo-trace': 'probes' },
     body: JSON.stringify({ query, variables }),
   });
   return (await response.json()) as GqlResponse<T>;
@@ -36,6 +36,20 @@ export async function gql<T = any>(app: App, query: string, variables: Record<st
 export async function commandsDuring(app: App, fn: () => Promise<unknown>): Promise<string[][]> {
   const ran: string[][] = [];
   const stop = app.gateway.onRun((run) => ran.push(run.argv));
+  try {
+    await fn();
+  } finally {
+    stop();
+  }
+  return ran;
+}
+
+/** Runs `fn` and returns the probe looks that ran meanwhile (not cache hits or shared runs), as probe:scope. */
+export async function probesRunDuring(app: App, fn: () => Promise<unknown>): Promise<string[]> {
+  const ran: string[] = [];
+  const stop = app.runner.onObserve((entry) => {
+    if (entry.source === 'ran') ran.push(`${entry.probe}:${entry.scope}`);
+  });
   try {
     await fn();
   } finally {

@@ -64,6 +64,16 @@ export class ProbeRunner {
   /** Number of probe runs started (not cache hits), for tests and metrics. */
   runCount = 0;
   private readonly listeners = new Set<(entry: ProbeTraceEntry) => void>();
+  /**
+   * Change events (netlink, OVSDB monitor, directory watches) outdate an observation before its
+   * TTL runs out. An observation is trusted only if its look started after the last event that
+   * touched it: a look already running when the event came may have read the old state.
+   */
+  private readonly invalidatedAt = new Map<string, number>();
+  private readonly probeInvalidatedAt = new Map<string, number>();
+  private readonly lastLookStartedAt = new Map<string, number>();
+  /** Events received, by probe, for tests and metrics. */
+  readonly invalidations = new Map<string, number>();
 
   readonly store: ObservationStore;
   private readonly log: (message: string) => void;
@@ -78,26 +88,54 @@ export class ProbeRunner {
     return () => this.listeners.delete(listener);
   }
 
-  async observe<T>(def: ProbeDefinition<T>, scope: string, options: { maxAgeMs?: number | undefined } = {}, trace?: ProbeTraceEntry[]): Promise<Observed<T>> {
-    const maxAgeMs = options.maxAgeMs ?? def.ttlMs;
+  /**
+   * An event says the host changed what `probe` (one scope, or every scope when none is given)
+   * observes: the next caller looks again, and no caller joins a look that started before now.
+   */
+  invalidate(probe: string, scope?: string): void {
+    const now = Date.now();
+    this.invalidations.set(probe, (this.invalidations.get(probe) ?? 0) + 1);
+    if (scope === undefined) this.probeInvalidatedAt.set(probe, now);
+    else this.invalidatedAt.set(`${probe}\u0000${scope}`, now);
+    for (const key of this.inflight.keys()) {
+      if (scope === undefined ? key.startsWith(`${probe}\u0000`) : key === `${probe}\u0000${scope}`) this.inflight.delete(key);
+    }
+  }
+
+  /** Whether an event arrived after the look that made the latest observation of (probe, scope). */
+  private outdatedByEvent(probe: string, key: string, lastSeen: number): boolean {
+    const event = Math.max(this.invalidatedAt.get(key) ?? 0, this.probeInvalidatedAt.get(probe) ?? 0);
+    return event > 0 && event >= (this.lastLookStartedAt.get(key) ?? lastSeen);
+  }
+
+  /**
+   * options.aheadMs refreshes ahead: an observation that would expire within that long counts as
+   * expired, so a background refresher keeps what checks and scrapes need warm.
+   */
+  async observe<T>(def: ProbeDefinition<T>, scope: string, options: { maxAgeMs?: number | undefined; aheadMs?: number } = {}, trace?: ProbeTraceEntry[]): Promise<Observed<T>> {
+    const maxAgeMs = (options.maxAgeMs ?? def.ttlMs) - (options.aheadMs ?? 0);
     const t0 = performance.now();
     const emit = (entry: ProbeTraceEntry) => {
       trace?.push(entry);
       for (const l of this.listeners) l(entry);
     };
+    const key = `${def.name}\u0000${scope}`;
     const latest = this.store.latest(def.name, scope);
-    if (latest && Date.now() - latest.lastSeen < maxAgeMs) {
+    if (latest && Date.now() - latest.lastSeen < maxAgeMs && !this.outdatedByEvent(def.name, key, latest.lastSeen)) {
       emit({ probe: def.name, scope, source: 'cache', durationMs: performance.now() - t0, observedAt: iso(latest.lastSeen) });
       return { value: latest.payload as T, observedAt: latest.lastSeen, stale: false };
     }
-    const key = `${def.name}\u0000${scope}`;
     let run = this.inflight.get(key);
     const shared = run !== undefined;
     if (!run) {
-      run = this.start(def, scope);
-      this.inflight.set(key, run);
-      const clear = () => this.inflight.delete(key);
-      run.then(clear, clear);
+      const started = this.start(def, scope, key);
+      run = started;
+      this.inflight.set(key, started);
+      // An event may have replaced this run with a newer one: clear only our own entry.
+      const clear = () => {
+        if (this.inflight.get(key) === started) this.inflight.delete(key);
+      };
+      started.then(clear, clear);
     }
     try {
       const result = await run;
@@ -117,14 +155,20 @@ export class ProbeRunner {
     }
   }
 
-  private async start<T>(def: ProbeDefinition<T>, scope: string): Promise<Run> {
+  private async start<T>(def: ProbeDefinition<T>, scope: string, key: string): Promise<Run> {
     this.runCount++;
     const t0 = performance.now();
+    const startedAt = Date.now();
     try {
       const value = await def.run(scope);
       const observedAt = Date.now();
-      this.store.record(def.name, scope, observedAt, value);
-      if (def.history) this.store.recordSubjects(def.history.name, observedAt, def.history.summarize(value));
+      // Newest look wins: a look that an event overtook, finishing after a newer look was
+      // recorded, must not overwrite what the newer one saw.
+      if ((this.lastLookStartedAt.get(key) ?? 0) <= startedAt) {
+        this.lastLookStartedAt.set(key, startedAt);
+        this.store.record(def.name, scope, observedAt, value);
+        if (def.history) this.store.recordSubjects(def.history.name, observedAt, def.history.summarize(value));
+      }
       return { observedAt, value, durationMs: performance.now() - t0 };
     } catch (err) {
       if (!(err instanceof DiscoveryError)) this.log(`probe ${def.name}(${scope}) threw unexpectedly: ${(err as Error)?.stack ?? err}`);

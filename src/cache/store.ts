@@ -2,7 +2,7 @@
 // Writes are BEGIN IMMEDIATE (a deferred read-then-write transaction in WAL mode gets SQLITE_BUSY
 // at once, ignoring the busy timeout); the file is WAL so readers never block the server.
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { migrate } from './migrate.ts';
@@ -31,76 +31,195 @@ interface ObservationRow {
   payload: string;
 }
 
+/** The scope of the looks marker in a subject history ('' is never a subject: subjects are paths). */
+const LOOKS_SCOPE = '';
+
 /** Rows of history kept per (probe, scope); older ones are deleted as new ones come. */
 export const HISTORY_ROWS_KEPT = 200;
 
+/** What went wrong with the cache file, for /ready, the log and each response's extensions. */
+export interface StoreHealth {
+  file: string;
+  /** Writes fail (disk full, read-only): looks are served from memory, not kept. Null when writes work. */
+  writeFailure: { since: number; message: string } | null;
+  /** Cache files found corrupt and renamed, so a new one could be started (oldest first). */
+  setAside: Array<{ at: number; file: string; movedTo: string; reason: string }>;
+}
+
+export interface ObservationStoreOptions {
+  log?: (message: string) => void;
+}
+
+/** better-sqlite3 error codes meaning the file itself is broken (not busy, not full). */
+const CORRUPT_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_VTAB']);
+
+function isCorruption(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && CORRUPT_CODES.has(code);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+interface Statements {
+  prune: Database.Statement<[string, string, string, string, number]>;
+  pruneFailures: Database.Statement<[string, string, string, string, number]>;
+  presentSubjects: Database.Statement<[string], { scope: string }>;
+  latest: Database.Statement<[string, string], ObservationRow>;
+  insert: Database.Statement<[string, string, number, number, string, string]>;
+  touch: Database.Statement<[number, number]>;
+  fail: Database.Statement<[string, string, number, string, string]>;
+  history: Database.Statement<[string, string, number], ObservationRow>;
+  lastFailure: Database.Statement<[string, string], { failed_at: number; kind: string; message: string }>;
+  latestMeta: Database.Statement<[string, string], Omit<ObservationRow, 'payload'>>;
+}
+
+/**
+ * The store never takes the answers down with it. A write that fails (disk full) keeps what was
+ * seen in memory and is reported on its own (health(), the log), and writes resume by themselves
+ * when space returns; a read that fails is a cache miss. A cache file found corrupt, at open or
+ * later, is renamed aside (FILE.corrupt-<time>) and a new one started, saying so.
+ */
 export class ObservationStore {
-  readonly db: Database.Database;
-  private readonly pruneStmt: Database.Statement<[string, string, string, string, number]>;
-  private readonly presentSubjectsStmt: Database.Statement<[string], { scope: string }>;
-  private readonly latestStmt: Database.Statement<[string, string], ObservationRow>;
-  private readonly insertStmt: Database.Statement<[string, string, number, number, string, string]>;
-  private readonly touchStmt: Database.Statement<[number, number]>;
-  private readonly failStmt: Database.Statement<[string, string, number, string, string]>;
-  private readonly historyStmt: Database.Statement<[string, string, number], ObservationRow>;
-  private readonly lastFailureStmt: Database.Statement<[string, string], { failed_at: number; kind: string; message: string }>;
-  private readonly recordTx: (probe: string, scope: string, at: number, payload: unknown) => StoredObservation;
-  private readonly latestMetaStmt: Database.Statement<[string, string], Omit<ObservationRow, 'payload'>>;
+  db!: Database.Database;
+  readonly file: string;
+  private st!: Statements;
+  private recordTx!: (probe: string, scope: string, at: number, payload: unknown) => StoredObservation;
+  private readonly log: (message: string) => void;
+  private writeFailure: StoreHealth['writeFailure'] = null;
+  private readonly setAside: StoreHealth['setAside'] = [];
   /**
    * Parsed payloads of the latest rows, by row id: a warm request reads one small row per probe
    * instead of parsing the same JSON again. The row id comes from the file each time, so a write
    * by another process (a CLI next to the server) is still seen.
    */
   private readonly parsed = new Map<string, { id: number; payload: unknown }>();
+  /** Looks that could not be written (disk full): served from here until a write succeeds. */
+  private readonly unsaved = new Map<string, StoredObservation>();
 
   /** `file` ':memory:' gives a private in-memory store (tests). */
-  constructor(file: string) {
+  constructor(file: string, options: ObservationStoreOptions = {}) {
+    this.file = file;
+    this.log = options.log ?? ((m) => console.error(m));
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    this.db = new Database(file, { timeout: 5000 });
-    this.db.pragma('journal_mode = WAL');
-    migrate(this.db);
-    this.latestStmt = this.db.prepare(
-      'SELECT id, first_seen, last_seen, hash, payload FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1',
-    );
-    this.insertStmt = this.db.prepare(
-      'INSERT INTO observation (probe, scope, first_seen, last_seen, hash, payload) VALUES (?, ?, ?, ?, ?, ?)',
-    );
-    this.touchStmt = this.db.prepare('UPDATE observation SET last_seen = ? WHERE id = ?');
-    this.failStmt = this.db.prepare('INSERT INTO probe_failure (probe, scope, failed_at, kind, message) VALUES (?, ?, ?, ?, ?)');
-    this.historyStmt = this.db.prepare(
-      'SELECT id, first_seen, last_seen, hash, payload FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT ?',
-    );
-    this.lastFailureStmt = this.db.prepare(
-      'SELECT failed_at, kind, message FROM probe_failure WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1',
-    );
-    this.latestMetaStmt = this.db.prepare(
-      'SELECT id, first_seen, last_seen, hash FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1',
-    );
-    this.presentSubjectsStmt = this.db.prepare(
-      "SELECT o.scope FROM observation o WHERE o.probe = ? AND o.payload != 'null' AND o.id = (SELECT max(id) FROM observation WHERE probe = o.probe AND scope = o.scope)",
-    );
-    this.pruneStmt = this.db.prepare(
-      'DELETE FROM observation WHERE probe = ? AND scope = ? AND id <= (SELECT id FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
-    );
-    const tx = this.db.transaction((probe: string, scope: string, at: number, payload: unknown) => {
+    try {
+      this.open();
+    } catch (error) {
+      if (file === ':memory:' || !isCorruption(error)) throw error;
+      this.setFileAside(messageOf(error));
+      this.open();
+    }
+  }
+
+  private open(): void {
+    const db = new Database(this.file, { timeout: 5000 });
+    try {
+      db.pragma('journal_mode = WAL');
+      migrate(db);
+      if (this.file !== ':memory:') {
+        const check = db.pragma('quick_check', { simple: true });
+        if (check !== 'ok') throw Object.assign(new Error(`quick_check: ${String(check)}`), { code: 'SQLITE_CORRUPT' });
+      }
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    this.db = db;
+    this.st = {
+      latest: db.prepare('SELECT id, first_seen, last_seen, hash, payload FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1'),
+      insert: db.prepare('INSERT INTO observation (probe, scope, first_seen, last_seen, hash, payload) VALUES (?, ?, ?, ?, ?, ?)'),
+      touch: db.prepare('UPDATE observation SET last_seen = ? WHERE id = ?'),
+      fail: db.prepare('INSERT INTO probe_failure (probe, scope, failed_at, kind, message) VALUES (?, ?, ?, ?, ?)'),
+      history: db.prepare('SELECT id, first_seen, last_seen, hash, payload FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT ?'),
+      lastFailure: db.prepare('SELECT failed_at, kind, message FROM probe_failure WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1'),
+      latestMeta: db.prepare('SELECT id, first_seen, last_seen, hash FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1'),
+      presentSubjects: db.prepare(
+        "SELECT o.scope FROM observation o WHERE o.probe = ? AND o.payload != 'null' AND o.id = (SELECT max(id) FROM observation WHERE probe = o.probe AND scope = o.scope)",
+      ),
+      prune: db.prepare(
+        'DELETE FROM observation WHERE probe = ? AND scope = ? AND id <= (SELECT id FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
+      ),
+      pruneFailures: db.prepare(
+        'DELETE FROM probe_failure WHERE probe = ? AND scope = ? AND id <= (SELECT id FROM probe_failure WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
+      ),
+    };
+    const tx = db.transaction((probe: string, scope: string, at: number, payload: unknown) => {
       const json = JSON.stringify(payload);
       const hash = createHash('sha256').update(json).digest('hex');
-      const latest = this.latestStmt.get(probe, scope);
+      const latest = this.st.latest.get(probe, scope);
       if (latest && latest.hash === hash) {
-        this.touchStmt.run(at, latest.id);
+        this.st.touch.run(at, latest.id);
         return { probe, scope, firstSeen: latest.first_seen, lastSeen: at, payload };
       }
-      const { lastInsertRowid } = this.insertStmt.run(probe, scope, at, at, hash, json);
+      const { lastInsertRowid } = this.st.insert.run(probe, scope, at, at, hash, json);
       this.parsed.set(`${probe}\u0000${scope}`, { id: Number(lastInsertRowid), payload });
-      this.pruneStmt.run(probe, scope, probe, scope, HISTORY_ROWS_KEPT);
+      this.st.prune.run(probe, scope, probe, scope, HISTORY_ROWS_KEPT);
       return { probe, scope, firstSeen: at, lastSeen: at, payload };
     });
     this.recordTx = (probe, scope, at, payload) => tx.immediate(probe, scope, at, payload);
   }
 
-  /** Stores what a probe saw at `at`: a new row only when the payload changed. */
+  /** Renames the broken file (and its -wal, -shm) to FILE.corrupt-<time>, so a new one can start. */
+  private setFileAside(reason: string): void {
+    const at = Date.now();
+    const movedTo = `${this.file}.corrupt-${new Date(at).toISOString().replace(/[:.]/g, '-')}`;
+    for (const suffix of ['', '-wal', '-shm']) {
+      if (existsSync(this.file + suffix)) renameSync(this.file + suffix, movedTo + suffix);
+    }
+    this.setAside.push({ at, file: this.file, movedTo, reason });
+    this.parsed.clear();
+    this.log(`lbtopo: the cache file ${this.file} is corrupt (${reason}); it was set aside as ${movedTo} and a new one started`);
+  }
+
+  /** A failure of the file in use: corrupt files are replaced; anything else is reported. */
+  private failed(what: 'write' | 'read', error: unknown): void {
+    if (isCorruption(error) && this.file !== ':memory:') {
+      try {
+        this.db.close();
+      } catch {
+        // Closing a broken handle may fail too; the file is replaced either way.
+      }
+      try {
+        this.setFileAside(messageOf(error));
+        this.open();
+        return;
+      } catch (reopen) {
+        this.log(`lbtopo: could not start a new cache file ${this.file}: ${messageOf(reopen)}`);
+      }
+    }
+    if (what === 'write' && this.writeFailure === null) {
+      this.writeFailure = { since: Date.now(), message: messageOf(error) };
+      this.log(`lbtopo: the cache file ${this.file} cannot be written (${messageOf(error)}): looks are served from memory until it can`);
+    }
+  }
+
+  private wrote(): void {
+    if (this.writeFailure === null) return;
+    this.log(`lbtopo: the cache file ${this.file} can be written again (it could not since ${new Date(this.writeFailure.since).toISOString()})`);
+    this.writeFailure = null;
+  }
+
+  health(): StoreHealth {
+    return { file: this.file, writeFailure: this.writeFailure, setAside: [...this.setAside] };
+  }
+
+  /** Stores what a probe saw at `at`: a new row only when the payload changed. Never throws. */
   record(probe: string, scope: string, at: number, payload: unknown): StoredObservation {
-    return this.recordTx(probe, scope, at, payload);
+    const key = `${probe}\u0000${scope}`;
+    try {
+      const stored = this.recordTx(probe, scope, at, payload);
+      this.unsaved.delete(key);
+      this.wrote();
+      return stored;
+    } catch (error) {
+      this.failed('write', error);
+      const previous = this.unsaved.get(key);
+      const same = previous !== undefined && JSON.stringify(previous.payload) === JSON.stringify(payload);
+      const kept = { probe, scope, firstSeen: same ? previous.firstSeen : at, lastSeen: at, payload };
+      this.unsaved.set(key, kept);
+      return kept;
+    }
   }
 
   /**
@@ -108,23 +227,52 @@ export class ObservationStore {
    * whose latest summary is not null but which this look did not see is recorded as null.
    */
   recordSubjects(probe: string, at: number, summaries: ReadonlyMap<string, unknown>): void {
-    this.db.transaction(() => {
-      for (const [subject, summary] of summaries) this.record(probe, subject, at, summary);
-      for (const { scope } of this.presentSubjectsStmt.all(probe)) {
-        if (!summaries.has(scope)) this.record(probe, scope, at, null);
-      }
-    }).immediate();
+    try {
+      this.db.transaction(() => {
+        for (const [subject, summary] of summaries) if (subject !== LOOKS_SCOPE) this.recordTx(probe, subject, at, summary);
+        for (const { scope } of this.st.presentSubjects.all(probe)) {
+          if (scope !== LOOKS_SCOPE && !summaries.has(scope)) this.recordTx(probe, scope, at, null);
+        }
+        // One row whose payload never changes: its first_seen is the first look, last_seen the latest.
+        this.recordTx(probe, LOOKS_SCOPE, at, 'looked');
+      }).immediate();
+      this.wrote();
+    } catch (error) {
+      this.failed('write', error); // history is what is lost while the disk is full
+    }
+  }
+
+  /**
+   * When the looks behind a subject history began and when the latest was: a subject never seen
+   * (a pool whose haproxy was already dead at the first look) was missing over all of it.
+   */
+  looks(probe: string): { first: number; last: number } | null {
+    const row = this.latest(probe, LOOKS_SCOPE);
+    return row ? { first: row.firstSeen, last: row.lastSeen } : null;
   }
 
   latest(probe: string, scope: string): StoredObservation | null {
     const key = `${probe}\u0000${scope}`;
-    const meta = this.latestMetaStmt.get(probe, scope);
+    const unsaved = this.unsaved.get(key);
+    let stored: StoredObservation | null;
+    try {
+      stored = this.latestStored(probe, scope, key);
+    } catch (error) {
+      this.failed('read', error);
+      stored = null;
+    }
+    if (unsaved && (!stored || unsaved.lastSeen >= stored.lastSeen)) return unsaved;
+    return stored;
+  }
+
+  private latestStored(probe: string, scope: string, key: string): StoredObservation | null {
+    const meta = this.st.latestMeta.get(probe, scope);
     if (!meta) return null;
     const memo = this.parsed.get(key);
     if (memo && memo.id === meta.id) {
       return { probe, scope, firstSeen: meta.first_seen, lastSeen: meta.last_seen, payload: memo.payload };
     }
-    const row = this.latestStmt.get(probe, scope);
+    const row = this.st.latest.get(probe, scope);
     if (!row) return null;
     const observation = toObservation(probe, scope, row);
     this.parsed.set(key, { id: row.id, payload: observation.payload });
@@ -133,21 +281,45 @@ export class ObservationStore {
 
   /** Newest first. */
   history(probe: string, scope: string, limit = 50): StoredObservation[] {
-    return this.historyStmt.all(probe, scope, limit).map((row) => toObservation(probe, scope, row));
+    try {
+      return this.st.history.all(probe, scope, limit).map((row) => toObservation(probe, scope, row));
+    } catch (error) {
+      this.failed('read', error);
+      return [];
+    }
   }
 
+  /** Failed looks are kept as history is: the newest HISTORY_ROWS_KEPT per (probe, scope). */
   recordFailure(probe: string, scope: string, at: number, kind: string, message: string): void {
-    this.db.transaction(() => this.failStmt.run(probe, scope, at, kind, message)).immediate();
+    try {
+      this.db.transaction(() => {
+        this.st.fail.run(probe, scope, at, kind, message);
+        this.st.pruneFailures.run(probe, scope, probe, scope, HISTORY_ROWS_KEPT);
+      }).immediate();
+      this.wrote();
+    } catch (error) {
+      this.failed('write', error);
+    }
   }
 
   lastFailure(probe: string, scope: string): StoredFailure | null {
-    const row = this.lastFailureStmt.get(probe, scope);
-    return row ? { probe, scope, failedAt: row.failed_at, kind: row.kind, message: row.message } : null;
+    try {
+      const row = this.st.lastFailure.get(probe, scope);
+      return row ? { probe, scope, failedAt: row.failed_at, kind: row.kind, message: row.message } : null;
+    } catch (error) {
+      this.failed('read', error);
+      return null;
+    }
   }
 
-  /** Readiness: the file answers a query. */
+  /** Readiness: the file answers a query (a corrupt one is replaced first). */
   ping(): void {
-    this.db.prepare('SELECT 1').get();
+    try {
+      this.db.prepare('SELECT count(*) FROM observation').get();
+    } catch (error) {
+      this.failed('read', error);
+      this.db.prepare('SELECT 1').get();
+    }
   }
 
   close(): void {

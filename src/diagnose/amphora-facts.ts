@@ -50,7 +50,7 @@ export async function gatherAmphoraFacts(session: TopologySession, codes: Readon
   if (codes.has('HAPROXY_RESTARTING') && octavia.length > 0) {
     // The history includes this diagnosis' own look at /proc once it is recorded.
     if (!out.processes) out.processes = await read('proc', '', session.processes());
-    const history = out.haproxyHistory as Map<string, HaproxyPeriod[]>;
+    const history = out.haproxyHistory as Map<string, Array<Pick<HaproxyPeriod, 'from' | 'to' | 'processes'>>>;
     for (const path of new Set(octavia.map((p) => p.deployment.configPath))) {
       history.set(
         path,

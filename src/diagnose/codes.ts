@@ -30,6 +30,8 @@
 // | HAPROXY_MULTIPLE          | WARNING  | proc             |
 // | STATS_SOCKET_DEAD         | WARNING  | proc stats       |
 // | CONFIG_UNREADABLE         | WARNING  | -                |
+// | CONFIG_INCOMPLETE         | WARNING  | -                |
+// | PID_FILE_UNREADABLE       | WARNING  | -                |
 // | IFACE_ID_MISMATCH         | WARNING  | netns ip ovs     |
 // | ALL_MEMBERS_DOWN          | WARNING  | stats            |
 // | CHECK_INCOMPLETE          | WARNING  | -                |
@@ -77,6 +79,8 @@ export const PROBLEM_CODES = {
   HAPROXY_MULTIPLE: { severity: 'WARNING', needs: ['proc'], perPool: true, meaning: "More than one haproxy runs the pool's config: old ones draining after a reload (-sf), or one that never exits." },
   STATS_SOCKET_DEAD: { severity: 'WARNING', needs: ['proc', 'stats'], perPool: true, meaning: 'haproxy runs but its stats socket does not answer: member health is unknown and the agent reports stale statuses.' },
   CONFIG_UNREADABLE: { severity: 'WARNING', needs: [], perPool: true, meaning: "The pool's haproxy config could not be read or parsed: its VIP and members are unknown, so their checks were skipped." },
+  CONFIG_INCOMPLETE: { severity: 'WARNING', needs: [], perPool: true, meaning: 'The haproxy config parses but cannot serve: only global/defaults, a frontend whose traffic goes to no backend, or a backend no frontend sends traffic to.' },
+  PID_FILE_UNREADABLE: { severity: 'WARNING', needs: [], perPool: true, meaning: "The pool's pid file exists but could not be read (not a regular file, too large, unreadable): which haproxy the agent signals on reload is unknown." },
   IFACE_ID_MISMATCH: { severity: 'WARNING', needs: ['netns', 'ip', 'ovs'], perPool: true, meaning: "The VIP tap's OVS external_ids:iface-id does not start with the 11 characters of the tap name (or is missing): the agent binds it as another Neutron port." },
   ALL_MEMBERS_DOWN: { severity: 'WARNING', needs: ['stats'], perPool: true, meaning: "Every active member of the pool is DOWN: the VIP answers 503. The tenant's backends, or a network fault on the LB side (see the pool's other problems)." },
   CHECK_INCOMPLETE: { severity: 'WARNING', needs: [], perPool: false, meaning: 'A probe the checks need failed (or only a stale observation was left): those checks were skipped rather than guessed. Names the probe.' },

@@ -14,7 +14,7 @@ import { ProbeFailedError } from '../cache/runner.ts';
 import type { ProbeName } from '../config.ts';
 import type { TopologySession } from '../topology/session.ts';
 import type { StatsObservation } from '../topology/probes.ts';
-import { poolsFromDeployments } from '../topology/pools.ts';
+import { poolsOf } from '../topology/pools.ts';
 import type { PoolRecord } from '../topology/pools.ts';
 import { PROBLEM_CODES } from './codes.ts';
 import type { AmphoraState } from '../host/amphora-state.ts';
@@ -57,7 +57,7 @@ export interface DiagnosisFacts {
   /** Namespace -> its `ip rule` list (amphora namespaces only). */
   rules: ReadonlyMap<string, IpRule[]>;
   /** Config path -> haproxy history, newest first (for HAPROXY_RESTARTING). */
-  haproxyHistory: ReadonlyMap<string, HaproxyPeriod[]>;
+  haproxyHistory: ReadonlyMap<string, Array<Pick<HaproxyPeriod, 'from' | 'to' | 'processes'>>>;
   /** When the facts were gathered (epoch ms), for certificate expiry. */
   now: number;
   certWarningDays: number;
@@ -106,7 +106,7 @@ export async function gatherFacts(session: TopologySession, request: GatherReque
 
   const deployments = await read('lbaas', '', session.deployments());
   if (!deployments) return emptyFacts({ gaps });
-  const allPools = poolsFromDeployments(deployments);
+  const allPools = poolsOf(deployments);
   const pools = request.poolFilter ? allPools.filter(request.poolFilter) : allPools;
   // Nothing to check and no host-wide rule asked: stop before any other probe.
   const hostWide = [...request.codes].some((c) => !PROBLEM_CODES[c].perPool && c !== 'CHECK_INCOMPLETE');

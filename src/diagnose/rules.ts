@@ -28,6 +28,8 @@ import { compareProblems, makeProblem, PROBLEM_CODE_NAMES, PROBLEM_CODES } from 
 import type { Problem, ProblemCode } from './codes.ts';
 import { ovsPortInError } from './facts.ts';
 import { amphoraNetworkRules, amphoraPoolRules, hostAmphoraRules } from './amphora-rules.ts';
+import { deploymentConfigShapeRules, pidFileRules, poolConfigShapeRules } from './config-rules.ts';
+import { interfaceIndex, namespaceIndex, processIndex, statsIndex } from '../topology/indexes.ts';
 import type { DiagnosisFacts, ProbeGap } from './facts.ts';
 
 /**
@@ -54,9 +56,9 @@ function startCommand(pool: PoolRecord): string {
 /** The names of the namespaces with this inode, or how to call it when it has none. */
 function whereProcessRuns(p: ProcessInfo, facts: DiagnosisFacts): string {
   if (p.netnsInode === null) return 'an unknown namespace';
-  const names = (facts.namespaces ?? []).filter((n) => n.inode === p.netnsInode).map((n) => n.name);
+  const names = facts.namespaces ? namespaceIndex(facts.namespaces).namesByInode.get(p.netnsInode) ?? [] : [];
   if (names.length > 0) return `namespace ${names.join(', ')}`;
-  const init = facts.processes?.find((q) => q.pid === 1);
+  const init = facts.processes ? processIndex(facts.processes).byPid.get(1) : undefined;
   if (init && init.netnsInode === p.netnsInode) return 'the root namespace';
   return `an unnamed namespace (net:[${p.netnsInode}])`;
 }
@@ -66,7 +68,7 @@ function whereProcessRuns(p: ProcessInfo, facts: DiagnosisFacts): string {
 
 export function namespaceRules(pool: PoolRecord, facts: DiagnosisFacts): Problem[] {
   if (!facts.namespaces) return [];
-  if (facts.namespaces.some((n) => n.name === pool.namespaceName)) return [];
+  if (namespaceIndex(facts.namespaces).byName.has(pool.namespaceName)) return [];
   return [
     makeProblem(
       'NAMESPACE_MISSING',
@@ -98,7 +100,7 @@ export function haproxyRules(pool: PoolRecord, facts: DiagnosisFacts): Problem[]
   }
 
   for (const pid of stalePidsOf(pool, processes)) {
-    const other = processes.find((p) => p.pid === pid);
+    const other = processIndex(processes).byPid.get(pid);
     // A killed daemon whose parent has not reaped it is still listed, as a zombie: it is dead.
     const what = !other || other.state === 'Z' ? `pid ${pid}, which is not running` : `pid ${pid}, now ${other.comm} (not a haproxy on this config)`;
     const fix = live
@@ -139,7 +141,7 @@ export function haproxyRules(pool: PoolRecord, facts: DiagnosisFacts): Problem[]
   }
 
   if (facts.namespaces) {
-    const own = facts.namespaces.find((n) => n.name === pool.namespaceName) ?? null;
+    const own = namespaceIndex(facts.namespaces).byName.get(pool.namespaceName) ?? null;
     for (const p of running) {
       if (p.netnsInode === null || (own && p.netnsInode === own.inode)) continue;
       const expected = own ? `namespace ${pool.namespaceName}` : `namespace ${pool.namespaceName} (which does not exist)`;
@@ -216,7 +218,7 @@ export function networkRules(pool: PoolRecord, facts: DiagnosisFacts): Problem[]
     for (const b of f.binds) {
       if ((b.family !== 'ipv4' && b.family !== 'ipv6') || b.address === '0.0.0.0' || b.address === '::' || seen.has(b.address)) continue;
       seen.add(b.address);
-      if (net.interfaces.some((i) => i.addresses.some((a) => a.address === b.address))) continue;
+      if (interfaceIndex(net.interfaces).byAddress.has(b.address)) continue;
       out.push(
         makeProblem(
           'VIP_ADDRESS_MISSING',
@@ -319,7 +321,8 @@ export function memberRules(pool: PoolRecord, facts: DiagnosisFacts): Problem[] 
   const answer = facts.stats.get(pool.deployment.socketPath);
   const backend = pool.backend;
   if (!answer || !answer.reachable || !backend) return [];
-  const rowOf = (id: string) => answer.rows.find((r) => r.type === 'server' && r.pxname === backend.name && r.svname === id);
+  const rows = statsIndex(answer.rows);
+  const rowOf = (id: string) => rows.serverRow(backend.name, id);
   const base = { poolId: pool.id, namespace: pool.namespaceName };
   const judged = backend.servers
     .map((server) => ({ server, row: rowOf(server.id) }))
@@ -352,7 +355,16 @@ export function memberRules(pool: PoolRecord, facts: DiagnosisFacts): Problem[] 
 export function poolProblems(pool: PoolRecord, facts: DiagnosisFacts): Problem[] {
   // An amphora's VIP interface is its VRRP interface and what must be on it depends on its role.
   const network = pool.layout === 'octavia' ? amphoraNetworkRules(pool, facts) : networkRules(pool, facts);
-  return [...namespaceRules(pool, facts), ...configRules(pool), ...haproxyRules(pool, facts), ...network, ...memberRules(pool, facts), ...amphoraPoolRules(pool, facts)];
+  return [
+    ...namespaceRules(pool, facts),
+    ...configRules(pool),
+    ...poolConfigShapeRules(pool),
+    ...pidFileRules(pool),
+    ...haproxyRules(pool, facts),
+    ...network,
+    ...memberRules(pool, facts),
+    ...amphoraPoolRules(pool, facts),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -466,6 +478,9 @@ export interface JudgeOptions {
 export function judge(facts: DiagnosisFacts, codes: ReadonlySet<ProblemCode>, options: JudgeOptions = {}): Problem[] {
   const found: Problem[] = [];
   for (const pool of facts.pools) found.push(...poolProblems(pool, facts));
+  // Problems of a state dir that belong to no one pool (a frontend leading nowhere, a load
+  // balancer with no pool): on the host's and the namespace's lists, not on a pool's.
+  if (!options.pool) for (const d of facts.deployments) found.push(...deploymentConfigShapeRules(d));
   if (codes.has('ORPHAN_NAMESPACE')) found.push(...orphanNamespaceRules(facts));
   if (codes.has('ORPHAN_OVS_PORT')) found.push(...orphanOvsPortRules(facts));
   if (!options.pool && !options.namespace) found.push(...hostAmphoraRules(facts));

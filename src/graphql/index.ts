@@ -14,6 +14,7 @@ import './process.ts';
 import './probe.ts';
 import './problem.ts';
 import './amphora.ts';
+import './read-by.ts';
 
 export const schema = builder.toSchema();
 

@@ -1,4 +1,3 @@
-import { isUuid } from '../host/names.ts';
 import { builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
 import { NamespaceRef } from './namespace.ts';
@@ -7,8 +6,9 @@ import { PortRef } from './port.ts';
 import { ProcessRef } from './process.ts';
 import { MemberRef } from './member.ts';
 import { ProblemCodeEnum, ProblemRef, SeverityEnum, problemFilterArgs } from './problem.ts';
-import { applyMaxAge, badUserInput, MAX_AGE_DESCRIPTION } from './arguments.ts';
+import { applyMaxAge, badUserInput, MAX_AGE_DESCRIPTION, requireUuid } from './arguments.ts';
 import { findNamespace, findPool, haproxyHistoryOf, listPools, listProcessRecords, portOfInterface, vipInterfaceOfPool } from '../topology/queries.ts';
+import { describePeriod } from '../topology/queries.ts';
 import type { HaproxyPeriod } from '../topology/queries.ts';
 import type { HaproxySighting } from '../topology/probes.ts';
 import type { Seen } from '../topology/queries.ts';
@@ -42,6 +42,8 @@ HaproxyPeriodRef.implement({
     to: t.field({ type: 'DateTime', description: 'The last look that saw it: the change to the next (newer) period happened after this.', resolve: (p) => p.to }),
     running: t.boolean({ description: 'Whether a haproxy ran the config.', resolve: (p) => p.processes.length > 0 }),
     processes: t.field({ type: [HaproxySightingRef], description: 'The haproxy processes seen.', resolve: (p) => p.processes }),
+    sinceFirstLook: t.exposeBoolean('sinceFirstLook', { description: "True when the period begins at lbtopo's first look at /proc: nothing older is known." }),
+    summary: t.string({ description: 'The period in words, e.g. "missing since the first look at 2026-12-01T22:00:00.000Z (last seen so at ...)".', resolve: (p) => describePeriod(p) }),
   }),
 });
 
@@ -233,12 +235,12 @@ builder.queryFields((t) => ({
   pool: t.field({
     type: PoolRef,
     nullable: true,
-    description: 'One pool by UUID; null when this host has no such pool.',
+    description: 'One pool by UUID (either case); null when this host has no such pool.',
     args: { id: t.arg.string({ required: true, description: 'Pool UUID.' }), maxAge: t.arg.float({ description: MAX_AGE_DESCRIPTION }) },
     resolve: (_root, args, ctx) => {
-      if (!isUuid(args.id)) throw badUserInput(`not a pool id: ${JSON.stringify(args.id)} (a lower-case UUID)`);
+      const id = requireUuid('pool', args.id);
       applyMaxAge(ctx, args.maxAge);
-      return findPool(ctx.session, args.id);
+      return findPool(ctx.session, id);
     },
   }),
 }));

@@ -3,8 +3,8 @@ import { InterfaceRef } from './interface.ts';
 import { OvsPortRef } from './ovs-port.ts';
 import { NamespaceRef } from './namespace.ts';
 import { PoolRef } from './pool.ts';
-import { applyMaxAge, badUserInput, MAX_AGE_DESCRIPTION } from './arguments.ts';
-import { findInterfaceByName, findNamespace, findPort, isPortIdOrPrefix, poolsInNamespace, ovsPortRecordOfDevice, resolvePortId } from '../topology/queries.ts';
+import { applyMaxAge, MAX_AGE_DESCRIPTION, requirePortId } from './arguments.ts';
+import { findInterfaceByName, findNamespace, findPort, poolsInNamespace, ovsPortRecordOfDevice, resolvePortId } from '../topology/queries.ts';
 import type { InterfaceRecord, PortRecord } from '../topology/queries.ts';
 import { attachedMacOf, ovsPortOfDevice } from '../topology/ports.ts';
 import type { TopologySession } from '../topology/session.ts';
@@ -70,10 +70,7 @@ builder.queryField('port', (t) =>
     description: 'A Neutron port by full UUID or by the 11-character prefix in its tap name (70081ac2-6f); null when this host has no trace of it.',
     args: { id: t.arg.string({ required: true, description: 'Port UUID or 11-character prefix.' }), maxAge: t.arg.float({ description: MAX_AGE_DESCRIPTION }) },
     resolve: (_root, args, ctx) => {
-      const id = args.id.toLowerCase();
-      if (!isPortIdOrPrefix(id)) {
-        throw badUserInput(`not a port id: ${JSON.stringify(args.id)} (a UUID, or the 11 characters after "tap" such as 70081ac2-6f)`);
-      }
+      const id = requirePortId(args.id);
       applyMaxAge(ctx, args.maxAge);
       return findPort(ctx.session, id);
     },

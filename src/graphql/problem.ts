@@ -10,7 +10,7 @@ import { applyMaxAge, MAX_AGE_DESCRIPTION } from './arguments.ts';
 import { PROBLEM_CODES, PROBLEM_CODE_NAMES, problemKey } from '../diagnose/codes.ts';
 import type { Problem, ProblemCode } from '../diagnose/codes.ts';
 import { diagnoseHost } from '../diagnose/diagnose.ts';
-import { findNamespace, findPool, interfacesOf, listOvsPorts, listProcessRecords } from '../topology/queries.ts';
+import { findInterface, findNamespace, findOvsPort, findPool, findVisibleProcess } from '../topology/queries.ts';
 import { membersOf } from '../topology/members.ts';
 
 export const ProblemRef = builder.objectRef<Problem>('Problem');
@@ -57,7 +57,8 @@ ProblemRef.implement({
       description: 'The process concerned, when it is alive: same pid and same start time as when the problem was found, so a reused pid is not confused.',
       resolve: async (p, _a, ctx) => {
         if (p.pid === null || p.processStartedAt === null) return null;
-        return (await listProcessRecords(ctx.session)).find((q) => q.pid === p.pid && q.startedAt === p.processStartedAt) ?? null;
+        const q = await findVisibleProcess(ctx.session, p.pid);
+        return q && q.startedAt === p.processStartedAt ? q : null;
       },
     }),
     ovsPortName: t.exposeString('ovsPort', { nullable: true, description: 'The OVS port concerned (for OVS_PORT_MISSING, the name it should have).' }),
@@ -65,14 +66,14 @@ ProblemRef.implement({
       type: OvsPortRef,
       nullable: true,
       description: 'The OVS port concerned; null when OVS has none of that name.',
-      resolve: async (p, _a, ctx) => (p.ovsPort ? (await listOvsPorts(ctx.session)).find((o) => o.name === p.ovsPort) ?? null : null),
+      resolve: async (p, _a, ctx) => (p.ovsPort ? findOvsPort(ctx.session, p.ovsPort) : null),
     }),
     interfaceName: t.exposeString('interfaceName', { nullable: true, description: 'The device concerned, in `namespace`.' }),
     interface: t.field({
       type: InterfaceRef,
       nullable: true,
       description: 'The device concerned.',
-      resolve: async (p, _a, ctx) => (p.interfaceName && p.namespace ? (await interfacesOf(ctx.session, p.namespace)).find((i) => i.name === p.interfaceName) ?? null : null),
+      resolve: async (p, _a, ctx) => (p.interfaceName && p.namespace ? findInterface(ctx.session, p.namespace, p.interfaceName) : null),
     }),
     memberId: t.exposeString('memberId', { nullable: true, description: 'The member concerned (MEMBER_DOWN).' }),
     member: t.field({

@@ -33,6 +33,9 @@ import { z } from 'zod';
 import type { CommandGateway } from './exec.ts';
 import { DiscoveryError } from './errors.ts';
 import { isValidNamespaceName } from './names.ts';
+import { stat } from 'node:fs/promises';
+import { join, normalize } from 'node:path';
+import { nsfsDevice } from './netns.ts';
 
 export type AddressFamily = 'inet' | 'inet6';
 
@@ -110,6 +113,12 @@ export interface Route {
 
 export interface NamespaceNetwork {
   namespace: string;
+  /**
+   * nsfs inode of the namespace file that was entered (stat before and after the look agree), so
+   * a namespace deleted and made again under the same name is known to be another one. Absent in
+   * observations cached by older builds.
+   */
+  inode?: number;
   interfaces: Interface[];
   routes: Route[];
 }
@@ -118,8 +127,28 @@ export interface NamespaceNetwork {
 export const IP_BATCH_COMMANDS = ['addr show', 'route show table all root 0/0', 'route show table all root ::/0'] as const;
 export const IP_BATCH_INPUT = `${IP_BATCH_COMMANDS.join('\n')}\n`;
 
-export function ipBatchArgv(namespace: string): string[] {
-  return ['ip', '-s', '-d', '-j', '-n', namespace, '-batch', '-'];
+/** Where iproute2 looks for `ip -n NAME` (NETNS_RUN_DIR, compiled in). */
+export const IPROUTE_NETNS_DIR = '/run/netns';
+
+/**
+ * The command that reads one namespace. `ip -n NAME` always opens /run/netns/NAME, whatever
+ * LBTOPO_NETNS_DIR says; with another dir, the namespace is entered by its file instead
+ * (`nsenter --net=FILE`, util-linux), so the inode listed and the contents read come from the
+ * same file.
+ */
+export function ipBatchArgv(namespace: string, netnsDir: string = IPROUTE_NETNS_DIR): string[] {
+  if (normalize(netnsDir).replace(/\/+$/, '') === IPROUTE_NETNS_DIR) return ['ip', '-s', '-d', '-j', '-n', namespace, '-batch', '-'];
+  return ['nsenter', `--net=${join(netnsDir, namespace)}`, '--', 'ip', '-s', '-d', '-j', '-batch', '-'];
+}
+
+/** The namespace file's inode, or null when it is not (or no longer) a mounted namespace. */
+async function namespaceFileInode(path: string): Promise<number | null> {
+  try {
+    const info = await stat(path);
+    return info.isFile() && info.dev === (await nsfsDevice()) ? info.ino : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -131,12 +160,24 @@ export function ipBatchArgv(namespace: string): string[] {
 export async function readNamespaceNetwork(
   gateway: CommandGateway,
   namespace: string,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; netnsDir?: string } = {},
 ): Promise<NamespaceNetwork> {
-  const argv = ipBatchArgv(namespace);
+  const netnsDir = options.netnsDir ?? IPROUTE_NETNS_DIR;
+  const argv = ipBatchArgv(namespace, netnsDir);
   if (!isValidNamespaceName(namespace)) {
     throw new DiscoveryError('invalid', argv, `not a valid namespace name: ${JSON.stringify(namespace)}`);
   }
+  const file = join(netnsDir, namespace);
+  const inodeBefore = await namespaceFileInode(file);
+  if (inodeBefore === null) throw new DiscoveryError('gone', argv, `namespace ${namespace} does not exist (any more): ${file} is not a mounted namespace`);
+  const network = await runIpBatch(gateway, argv, namespace, options.signal);
+  // Deleted (or deleted and made again) while ip ran: what it read may belong to either.
+  if ((await namespaceFileInode(file)) !== inodeBefore) throw new DiscoveryError('gone', argv, `namespace ${namespace} changed while it was read (${file})`);
+  return { ...network, inode: inodeBefore };
+}
+
+async function runIpBatch(gateway: CommandGateway, argv: string[], namespace: string, signal: AbortSignal | undefined): Promise<NamespaceNetwork> {
+  const options = signal ? { signal } : {};
   let stdout: string;
   try {
     const runOptions: { input: string; signal?: AbortSignal } = { input: IP_BATCH_INPUT };
@@ -163,6 +204,10 @@ export async function readNamespaceNetwork(
  */
 export function isMissingNamespace(stderr: string): boolean {
   return /Cannot open network namespace "[^"]*": No such file or directory/.test(stderr) ||
+    // nsenter (util-linux 2.38): `nsenter: cannot open /dir/x: No such file or directory`,
+    // `nsenter: reassociate to namespace 'ns/net' failed: Invalid argument` (a plain file).
+    /^nsenter: cannot open .*: No such file or directory/m.test(stderr) ||
+    /^nsenter: reassociate to namespace 'ns\/net' failed: Invalid argument/m.test(stderr) ||
     /setting the network namespace "[^"]*" failed: Invalid argument/.test(stderr);
 }
 

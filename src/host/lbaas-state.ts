@@ -7,12 +7,14 @@
 // The directory name is the id: the agents themselves treat every directory in the state path
 // as one (neutron-lbaas `remove_orphans()`), so a name that is not a UUID is not ours.
 import type { Stats } from 'node:fs';
-import { lstat, readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DiscoveryError, toDiscoveryError } from './errors.ts';
 import { parseHaproxyConfig } from './haproxy-config.ts';
 import type { HaproxyConfig } from './haproxy-config.ts';
 import { isUuid, isValidPid } from './names.ts';
+import { canonicalPath } from './haproxy-process.ts';
+import { CONFIG_FILE_LIMITS, PID_FILE_LIMITS, readRegularFile } from './safe-file.ts';
 
 export type LbaasLayout = 'v1' | 'v2' | 'octavia';
 
@@ -22,6 +24,11 @@ export interface LbaasDeployment {
   id: string;
   stateDir: string;
   configPath: string;
+  /**
+   * configPath made absolute and realpath()ed (symlinked or relative state dirs): what haproxy's
+   * `-f`, canonicalised the same way, is compared with.
+   */
+  configRealPath?: string;
   pidPath: string;
   socketPath: string;
   /** Whether a unix socket file is at socketPath (not whether anything listens on it). */
@@ -45,6 +52,33 @@ export interface LbaasStateDirs {
   octaviaDir?: string | null;
   /** The namespace Octavia deployments run in (default amphora-haproxy). */
   amphoraNamespace?: string;
+  /**
+   * Dirs that must exist (set explicitly): a missing one is a failed look ('not-found'), never an
+   * empty list. When none is required, at least one of the dirs must exist.
+   */
+  required?: { lbaas?: boolean; octavia?: boolean };
+}
+
+/**
+ * A mistyped or unmounted state dir would otherwise read as "no pools" (and every qlbaas
+ * namespace as an orphan): refuse to answer from a dir that is not there.
+ */
+async function checkStateDirs(dirs: LbaasStateDirs): Promise<void> {
+  const given = [
+    { setting: 'LBTOPO_LBAAS_DIR', dir: dirs.lbaasDir, required: dirs.required?.lbaas ?? false },
+    { setting: 'LBTOPO_OCTAVIA_DIR', dir: dirs.octaviaDir, required: dirs.required?.octavia ?? false },
+  ].filter((d): d is { setting: string; dir: string; required: boolean } => typeof d.dir === 'string' && d.dir !== '');
+  const present = await Promise.all(
+    given.map(async (d) => {
+      const info = await statOrNull(d.dir);
+      if (info && !info.isDirectory()) throw new DiscoveryError('io', d.dir, `${d.setting} is not a directory`);
+      if (!info && d.required) throw new DiscoveryError('not-found', d.dir, `the state dir ${d.setting} names does not exist`);
+      return info !== null;
+    }),
+  );
+  if (given.length > 0 && !present.some(Boolean)) {
+    throw new DiscoveryError('not-found', given.map((d) => d.dir), `no state dir exists (${given.map((d) => d.setting).join(', ')}): set the one this host uses`);
+  }
 }
 
 const V2_DIR = 'v2';
@@ -60,9 +94,10 @@ const OCTAVIA_USER_GROUP_FILE = 'haproxy-default-user-group.conf';
 export async function readPidFile(path: string): Promise<number[]> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // Without blocking (a FIFO), regular files only, a few KiB at most, within a deadline.
+    text = (await readRegularFile(path, PID_FILE_LIMITS)).data.toString('utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (error instanceof DiscoveryError && error.kind === 'not-found') return [];
     throw toDiscoveryError(error, path);
   }
   const pids: number[] = [];
@@ -76,6 +111,7 @@ export async function readPidFile(path: string): Promise<number[]> {
 
 /** Lists the v1, v2 and Octavia deployments under the given state directories, sorted by id. */
 export async function listLbaasDeployments(dirs: LbaasStateDirs): Promise<LbaasDeployment[]> {
+  await checkStateDirs(dirs);
   const found: Array<Promise<LbaasDeployment>> = [];
 
   if (dirs.lbaasDir) {
@@ -179,8 +215,9 @@ async function statOrNull(path: string): Promise<Stats | null> {
 type DeploymentPaths = Pick<LbaasDeployment, 'layout' | 'id' | 'stateDir' | 'configPath' | 'pidPath' | 'socketPath' | 'namespace'>;
 
 async function describe(paths: DeploymentPaths, userGroupPath: string | null): Promise<LbaasDeployment> {
-  const [configRead, pidRead, socketStat] = await Promise.all([
-    readConfig(paths.configPath, userGroupPath),
+  const [configRealPath, configRead, pidRead, socketStat] = await Promise.all([
+    canonicalPath(paths.configPath, process.cwd()),
+    readConfig(paths.configPath, userGroupPath, paths.stateDir),
     readPidFile(paths.pidPath).then(
       (pids) => ({ pids, error: null }),
       (error: unknown) => ({ pids: [] as number[], error: toDiscoveryError(error, paths.pidPath).message }),
@@ -189,6 +226,7 @@ async function describe(paths: DeploymentPaths, userGroupPath: string | null): P
   ]);
   return {
     ...paths,
+    configRealPath,
     socketExists: socketStat?.isSocket() ?? false,
     configMtimeMs: configRead.mtimeMs,
     pids: pidRead.pids,
@@ -201,18 +239,40 @@ async function describe(paths: DeploymentPaths, userGroupPath: string | null): P
 async function readConfig(
   configPath: string,
   userGroupPath: string | null,
+  stateDir: string,
 ): Promise<{ config: HaproxyConfig | null; error: string | null; mtimeMs: number | null }> {
   let mtimeMs: number | null = null;
   try {
-    const info = await stat(configPath);
+    // Beyond CONFIG_FILE_LIMITS the config is CONFIG_UNREADABLE with the reason, never parsed.
+    const { data, info } = await readRegularFile(configPath, CONFIG_FILE_LIMITS);
     mtimeMs = info.mtimeMs;
-    if (!info.isFile()) throw new DiscoveryError('io', configPath, 'not a regular file');
-    const config = parseHaproxyConfig(await readFile(configPath, 'utf8'), { source: configPath });
+    let config: HaproxyConfig;
+    try {
+      config = parseHaproxyConfig(data.toString('utf8'), { source: configPath });
+    } catch (error) {
+      const withheld = await whyContentIsWithheld(configPath, info, stateDir);
+      if (withheld) throw new DiscoveryError('parse', configPath, `not a haproxy config (its content is not shown: ${withheld})`);
+      throw error;
+    }
     if (userGroupPath) await applyUserGroupSnippet(config, userGroupPath);
     return { config, error: null, mtimeMs };
   } catch (error) {
     return { config: null, error: toDiscoveryError(error, configPath).message, mtimeMs };
   }
+}
+
+/**
+ * A parse error quotes the start of the file. That is fine for a config the agent wrote, and a
+ * leak for anything else (a config symlinked to /etc/shadow would show its first line to any API
+ * client): content may be quoted only from a file inside its state dir, owned by the state dir's
+ * owner. Returns why not, or null when it may.
+ */
+async function whyContentIsWithheld(path: string, info: Stats, stateDir: string): Promise<string | null> {
+  const [realFile, realDir, dirInfo] = await Promise.all([realpath(path).catch(() => null), realpath(stateDir).catch(() => null), statOrNull(stateDir)]);
+  if (!realFile || !realDir || !dirInfo) return 'it could not be placed';
+  if (!realFile.startsWith(`${realDir}/`)) return `it is ${realFile}, outside the state dir`;
+  if (info.uid !== dirInfo.uid) return `it is owned by uid ${info.uid}, not by the state dir's owner (uid ${dirInfo.uid})`;
+  return null;
 }
 
 /**
@@ -222,7 +282,7 @@ async function readConfig(
 async function applyUserGroupSnippet(config: HaproxyConfig, snippetPath: string): Promise<void> {
   let snippet: HaproxyConfig;
   try {
-    snippet = parseHaproxyConfig(await readFile(snippetPath, 'utf8'), { source: snippetPath });
+    snippet = parseHaproxyConfig((await readRegularFile(snippetPath, CONFIG_FILE_LIMITS)).data.toString('utf8'), { source: snippetPath });
   } catch {
     return; // The snippet is optional context; the deployment is described without it.
   }

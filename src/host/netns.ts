@@ -1,6 +1,7 @@
 // Named network namespaces: the bind mounts under /run/netns that `ip netns add` (and Neutron,
 // Octavia, OVN metadata agents) create. Listing them is a readdir plus one stat per entry; no
 // process is spawned, so it stays cheap with hundreds of namespaces.
+import { statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toDiscoveryError } from './errors.ts';
@@ -98,6 +99,22 @@ export async function listNamespaces(netnsDir: string = DEFAULT_NETNS_DIR, ampho
 /** Plain code-point order, so the order does not depend on the locale. */
 export function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The inode of the mounted namespace `name` in netnsDir, now (one stat, synchronous: a stat of a
+ * mount point under /run does not block); null when it is missing or not a namespace (a plain
+ * file); undefined when it cannot be told (EACCES...), and the caller looks and reports why.
+ */
+export function namespaceInodeNow(netnsDir: string, name: string): number | null | undefined {
+  if (!isValidNamespaceName(name)) return undefined;
+  try {
+    cachedNsfsDev ??= statSync('/proc/self/ns/net').dev;
+    const info = statSync(join(netnsDir, name), { throwIfNoEntry: false });
+    return info && info.isFile() && info.dev === cachedNsfsDev ? info.ino : null;
+  } catch {
+    return undefined;
+  }
 }
 
 let cachedNsfsDev: number | undefined;

@@ -9,6 +9,8 @@ import { DiscoveryError, toDiscoveryError } from './errors.ts';
 import { isValidPid } from './names.ts';
 import { compareNames, listNamespaces } from './netns.ts';
 import type { NamedNamespace } from './netns.ts';
+import { haproxyIdentityOf } from './haproxy-process.ts';
+import type { HaproxyIdentity } from './haproxy-process.ts';
 
 export interface ProcessInfo {
   pid: number;
@@ -33,6 +35,8 @@ export interface ProcessInfo {
   exe: string | null;
   /** Inode of the process's network namespace (`net:[N]`), null when unreadable. */
   netnsInode: number | null;
+  /** For a haproxy (argv[0] and exe both say so): what matched and its canonical config paths; else null. Absent in observations cached by older builds. */
+  haproxy?: HaproxyIdentity | null;
 }
 
 export interface ProcScanOptions {
@@ -333,6 +337,7 @@ async function readOneProcess(procRoot: string, pid: number, context: ScanContex
   if ((exeLink.vanished || netLink.vanished) && !(await exists(dir))) return null;
   const procStat = parseProcStat(statData.toString('utf8'), statPath);
   const status = parseProcStatus(statusData.toString('utf8'), join(dir, 'status'));
+  const argv = parseCmdline(cmdlineData);
   return {
     pid,
     ppid: procStat.ppid,
@@ -343,9 +348,10 @@ async function readOneProcess(procRoot: string, pid: number, context: ScanContex
     uid: status.uid,
     user: context.users.get(status.uid) ?? null,
     rssBytes: status.rssBytes,
-    argv: parseCmdline(cmdlineData),
+    argv,
     exe: exeLink.target,
     netnsInode: netLink.target === null ? null : parseNetnsLink(netLink.target),
+    haproxy: procStat.state === 'Z' ? null : await haproxyIdentityOf(dir, argv, exeLink.target, procStat.comm),
   };
 }
 

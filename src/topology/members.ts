@@ -3,6 +3,7 @@
 // live fields unknown, never DOWN: unknown is not the same as down.
 import type { HaproxyServer } from '../host/haproxy-config.ts';
 import type { StatsObservation } from './probes.ts';
+import { statsIndex } from './indexes.ts';
 
 type StatRow = Extract<StatsObservation, { reachable: true }>['rows'][number];
 import type { TopologySession } from './session.ts';
@@ -41,5 +42,5 @@ export async function statsRowsOf(session: TopologySession, pool: PoolRecord): P
 export async function memberStatsOf(session: TopologySession, member: MemberRecord): Promise<StatRow | null> {
   const rows = await statsRowsOf(session, member.pool);
   const backend = member.pool.backend?.name;
-  return rows.find((r) => r.type === 'server' && r.pxname === backend && r.svname === member.server.id) ?? null;
+  return backend === undefined ? null : statsIndex(rows).serverRow(backend, member.server.id) ?? null;
 }

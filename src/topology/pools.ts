@@ -6,6 +6,7 @@ import type { HaproxyBackend, HaproxyFrontend } from '../host/haproxy-config.ts'
 import type { ProcessInfo } from '../host/procfs.ts';
 import type { Interface, NamespaceNetwork } from '../host/iproute.ts';
 import { isInternalProxy } from './octavia-status.ts';
+import { canonicalConfigOf, haproxyIdentity, interfaceIndex, poolIndex, processIndex } from './indexes.ts';
 
 export interface PoolRecord {
   /** The pool UUID: the v1 state dir name, or the backend name (Octavia: before the ':'). */
@@ -20,6 +21,15 @@ export interface PoolRecord {
   frontends: HaproxyFrontend[];
   /** Where the pool's haproxy must run. */
   namespaceName: string;
+}
+
+const poolsByDeployments = new WeakMap<readonly LbaasDeployment[], PoolRecord[]>();
+
+/** poolsFromDeployments, once per observation of the state dirs (the payload is never mutated). */
+export function poolsOf(deployments: readonly LbaasDeployment[]): PoolRecord[] {
+  let pools = poolsByDeployments.get(deployments);
+  if (!pools) poolsByDeployments.set(deployments, (pools = poolsFromDeployments(deployments)));
+  return pools;
 }
 
 /**
@@ -77,30 +87,20 @@ export function vipOf(pool: PoolRecord): { address: string; port: number | null;
   return null;
 }
 
-/** The value following a flag in argv (`-f path`), for every occurrence. */
-function flagValues(argv: readonly string[], flag: string): string[] {
-  const out: string[] = [];
-  argv.forEach((a, i) => {
-    if (a === flag && argv[i + 1] !== undefined) out.push(argv[i + 1]!);
-  });
-  return out;
-}
-
+/** Whether the process is a haproxy: argv[0] and /proc/PID/exe both say so (see host/haproxy-process.ts). */
 export function isHaproxy(p: ProcessInfo): boolean {
-  const prog = p.argv[0]?.split('/').pop();
-  return p.comm === 'haproxy' || prog === 'haproxy';
+  return haproxyIdentity(p) !== null;
 }
 
-/** haproxy's config files (-f) and pid file (-p) from its argv. */
-export function haproxyFiles(p: ProcessInfo): { configPaths: string[]; pidFile: string | null } {
-  return { configPaths: flagValues(p.argv, '-f'), pidFile: flagValues(p.argv, '-p')[0] ?? null };
+/** haproxy's config files (-f, canonical: cwd-resolved and realpath()ed) and pid file (-p) from its argv. */
+export function haproxyFiles(p: ProcessInfo): { configPaths: string[]; givenConfigPaths: string[]; pidFile: string | null } {
+  const identity = haproxyIdentity(p);
+  return identity ? { configPaths: identity.configPaths, givenConfigPaths: identity.givenConfigPaths, pidFile: identity.pidFile } : { configPaths: [], givenConfigPaths: [], pidFile: null };
 }
 
-/** Every live haproxy started on this pool's config (draining old ones included), oldest first. */
+/** Every live haproxy started on this pool's config (draining old ones included), oldest first. One Map lookup. */
 export function haproxyProcessesOf<P extends ProcessInfo>(pool: PoolRecord, processes: readonly P[]): P[] {
-  return processes
-    .filter((p) => p.state !== 'Z' && isHaproxy(p) && haproxyFiles(p).configPaths.includes(pool.deployment.configPath))
-    .sort((a, b) => a.startedAt - b.startedAt || a.pid - b.pid);
+  return [...(processIndex(processes).haproxyByConfig.get(canonicalConfigOf(pool)) ?? [])];
 }
 
 /**
@@ -109,29 +109,36 @@ export function haproxyProcessesOf<P extends ProcessInfo>(pool: PoolRecord, proc
  * or a hand-started one). Null when none runs.
  */
 export function liveHaproxyOf<P extends ProcessInfo>(pool: PoolRecord, processes: readonly P[]): P | null {
-  const candidates = haproxyProcessesOf(pool, processes);
-  const named = candidates.filter((p) => pool.deployment.pids.includes(p.pid));
-  return named.at(-1) ?? candidates.at(-1) ?? null;
+  const candidates = processIndex(processes).haproxyByConfig.get(canonicalConfigOf(pool)) ?? [];
+  if (candidates.length === 0) return null;
+  const pids = pool.deployment.pids;
+  for (let i = candidates.length - 1; i >= 0; i--) if (pids.includes(candidates[i]!.pid)) return candidates[i]!;
+  return candidates.at(-1) ?? null;
 }
 
 /** Pid-file pids that name no live haproxy on this config (a stale pid file). */
 export function stalePidsOf(pool: PoolRecord, processes: readonly ProcessInfo[]): number[] {
-  const live = new Set(haproxyProcessesOf(pool, processes).map((p) => p.pid));
+  const live = new Set((processIndex(processes).haproxyByConfig.get(canonicalConfigOf(pool)) ?? []).map((p) => p.pid));
   return pool.deployment.pids.filter((pid) => !live.has(pid));
 }
 
-/** The pool a haproxy process serves, found by its -f config path. */
+/** The pool a haproxy process serves, found by its canonical -f config path. */
 export function poolOfProcess<R extends PoolRecord>(p: ProcessInfo, pools: readonly R[]): R | null {
-  if (!isHaproxy(p)) return null;
-  const configs = haproxyFiles(p).configPaths;
-  return pools.find((pool) => configs.includes(pool.deployment.configPath)) ?? null;
+  const identity = haproxyIdentity(p);
+  if (!identity) return null;
+  const byConfig = poolIndex(pools).byConfig;
+  for (const config of identity.configPaths) {
+    const hit = byConfig.get(config)?.[0];
+    if (hit) return hit;
+  }
+  return null;
 }
 
 /** The interface in the pool's namespace that carries the VIP; failing that, its tap. */
 export function vipInterfaceOf(pool: PoolRecord, network: NamespaceNetwork): Interface | null {
   const vip = vipOf(pool);
   if (vip) {
-    const byAddress = network.interfaces.find((i) => i.addresses.some((a) => a.address === vip.address));
+    const byAddress = interfaceIndex(network.interfaces).byAddress.get(vip.address)?.[0];
     if (byAddress) return byAddress;
   }
   // The VIP address may have been removed: the tap (or veth ns- device) is still the VIP interface.

@@ -2,6 +2,7 @@
 // "tap" + the first 11 characters of the port UUID (the interface driver cuts names to 14
 // characters), and OVS keeps the full UUID in the Interface's external_ids:iface-id.
 import type { OvsPort, OvsSnapshot } from '../host/ovs.ts';
+import { ovsIndex } from './indexes.ts';
 
 export const PORT_PREFIX = /^[0-9a-f]{8}-[0-9a-f]{2}$/;
 const DEVICE_NAME = /^(tap|ns-|qr-|qg-|sg-|ha-|fg-)([0-9a-f]{8}-[0-9a-f]{2})$/;
@@ -31,19 +32,22 @@ export function attachedMacOf(port: OvsPort): string | null {
 
 /** The OVS port for a device: same name for internal ports, tapX for a veth's ns-X end. */
 export function ovsPortOfDevice(snapshot: OvsSnapshot, deviceName: string): OvsPort | null {
-  const byName = snapshot.ports.find((p) => p.name === deviceName);
-  if (byName) return byName;
+  const { byName } = ovsIndex(snapshot);
+  const hit = byName.get(deviceName);
+  if (hit) return hit;
   const prefix = portPrefixOfDevice(deviceName);
-  return prefix ? snapshot.ports.find((p) => p.name === tapNameOfPort(prefix)) ?? null : null;
+  return prefix ? byName.get(tapNameOfPort(prefix)) ?? null : null;
 }
 
 /** OVS ports that belong to a neutron port given by full UUID or 11-character prefix. */
 export function ovsPortsOfPortId(snapshot: OvsSnapshot, idOrPrefix: string): OvsPort[] {
-  const prefix = idOrPrefix.slice(0, 11);
-  return snapshot.ports.filter((p) => {
+  const index = ovsIndex(snapshot);
+  const candidates = index.byPrefix.get(idOrPrefix.slice(0, 11)) ?? [];
+  if (idOrPrefix.length !== 36) return [...candidates];
+  // A full id matches a port with that iface-id, or (no iface-id) one whose name carries its prefix.
+  return candidates.filter((p) => {
     const id = ifaceIdOf(p);
-    if (id) return idOrPrefix.length === 36 ? id === idOrPrefix : id.startsWith(prefix);
-    return portPrefixOfDevice(p.name) === prefix;
+    return id ? id === idOrPrefix : true;
   });
 }
 

@@ -3,8 +3,8 @@
 //   lbaas  LBaaS state dirs and haproxy configs (files only)
 //   netns  named namespaces (readdir + stat)
 //   proc   one /proc scan (files only)
-//   ip     one `ip -batch` per namespace (scope = namespace name)
-//   ovs    one ovs-vsctl transaction (scope = OVSDB target)
+//   ip     one namespace's links, addresses and routes over rtnetlink, or one `ip -batch` (scope = namespace name)
+//   ovs    one OVSDB JSON-RPC transact, or one ovs-vsctl transaction (scope = OVSDB target)
 //   stats  one haproxy stats socket conversation (scope = socket path)
 //   amphora  an amphora's keepalived, agent, certificate and LVS files (files only)
 //   rule   `ip rule` of one namespace, both families (scope = namespace name; amphora namespaces only)
@@ -13,14 +13,12 @@ import type { ProbeDefinition } from '../cache/runner.ts';
 import type { CommandGateway } from '../host/exec.ts';
 import { listLbaasDeployments } from '../host/lbaas-state.ts';
 import type { LbaasDeployment } from '../host/lbaas-state.ts';
-import { listNamespaces } from '../host/netns.ts';
+import { listNamespaces, namespaceInodeNow } from '../host/netns.ts';
 import type { NamedNamespace } from '../host/netns.ts';
 import { scanProcesses } from '../host/procfs.ts';
 import type { ProcessInfo } from '../host/procfs.ts';
-import { readNamespaceNetwork } from '../host/iproute.ts';
-import type { NamespaceNetwork } from '../host/iproute.ts';
-import { readOvsSnapshot } from '../host/ovs.ts';
-import type { OvsSnapshot } from '../host/ovs.ts';
+import { readNamespaceNetworkBest, readOvsSnapshotBest } from './readers.ts';
+import type { NetworkObservation, OvsObservation } from './readers.ts';
 import { queryHaproxyStats } from '../host/haproxy-stats.ts';
 import { readAmphoraState } from '../host/amphora-state.ts';
 import type { AmphoraState } from '../host/amphora-state.ts';
@@ -73,11 +71,13 @@ export interface HostProbes {
   lbaas: ProbeDefinition<LbaasDeployment[]>;
   netns: ProbeDefinition<NamedNamespace[]>;
   proc: ProbeDefinition<ProcessInfo[]>;
-  ip: ProbeDefinition<NamespaceNetwork>;
-  ovs: ProbeDefinition<OvsSnapshot>;
+  ip: ProbeDefinition<NetworkObservation>;
+  ovs: ProbeDefinition<OvsObservation>;
   stats: ProbeDefinition<StatsObservation>;
   amphora: ProbeDefinition<AmphoraState>;
   rule: ProbeDefinition<IpRule[]>;
+  /** The inode of a named namespace now (null: gone), checked before its cached network is served. */
+  namespaceInode?: (name: string) => number | null | undefined;
 }
 
 export function defineHostProbes(config: Config, gateway: CommandGateway): HostProbes {
@@ -86,7 +86,7 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
     lbaas: {
       name: 'lbaas',
       ttlMs: ttl('lbaas'),
-      run: () => listLbaasDeployments({ lbaasDir: config.lbaasDir, octaviaDir: config.octaviaDir, amphoraNamespace: config.amphoraNamespace }),
+      run: () => listLbaasDeployments({ lbaasDir: config.lbaasDir, octaviaDir: config.octaviaDir, amphoraNamespace: config.amphoraNamespace, required: config.stateDirsGiven }),
     },
     netns: { name: 'netns', ttlMs: ttl('netns'), run: () => listNamespaces(config.netnsDir, config.amphoraNamespace) },
     proc: {
@@ -95,8 +95,12 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
       run: () => scanProcesses(),
       history: { name: HAPROXY_HISTORY, summarize: haproxyByConfig },
     },
-    ip: { name: 'ip', ttlMs: ttl('ip'), run: (namespace) => readNamespaceNetwork(gateway, namespace) },
-    ovs: { name: 'ovs', ttlMs: ttl('ovs'), run: (ovsdb) => readOvsSnapshot(gateway, ovsdb) },
+    ip: {
+      name: 'ip',
+      ttlMs: ttl('ip'),
+      run: (namespace) => readNamespaceNetworkBest(gateway, namespace, { netnsDir: config.netnsDir, netlink: config.netlink, timeoutMs: config.commandTimeoutMs }),
+    },
+    ovs: { name: 'ovs', ttlMs: ttl('ovs'), run: (ovsdb) => readOvsSnapshotBest(gateway, ovsdb, { timeoutMs: config.commandTimeoutMs, jsonRpc: config.ovsdbJsonRpc, ssl: config.ovsdbSsl }) },
     stats: {
       name: 'stats',
       ttlMs: ttl('stats'),
@@ -108,5 +112,6 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
       run: () => readAmphoraState({ octaviaDir: config.octaviaDir, namespace: config.amphoraNamespace, agentConfigPath: config.amphoraAgentConfig }),
     },
     rule: { name: 'rule', ttlMs: ttl('rule'), run: (namespace) => readIpRules(gateway, namespace) },
+    namespaceInode: (name) => namespaceInodeNow(config.netnsDir, name),
   };
 }

@@ -10,6 +10,8 @@ import { HAPROXY_HISTORY } from './probes.ts';
 import type { HaproxySighting } from './probes.ts';
 import { poolsFromDeployments, vipInterfaceOf } from './pools.ts';
 import { amphoraVipInterfaceName } from './amphora.ts';
+import { isProcessVisible } from './process-visibility.ts';
+import { canonicalConfigOf, interfaceIndex, namespaceIndex, ovsIndex, poolIndex, processIndex } from './indexes.ts';
 import type { PoolRecord } from './pools.ts';
 import { ifaceIdOf, ovsPortOfDevice, portPrefixOfDevice, PORT_PREFIX, ovsPortsOfPortId, tapNameOfPort } from './ports.ts';
 
@@ -17,16 +19,24 @@ import { ifaceIdOf, ovsPortOfDevice, portPrefixOfDevice, PORT_PREFIX, ovsPortsOf
 export type Seen<T> = T & { observedAt: number };
 
 /**
- * Results derived from one observation, computed once per request: a request's DataLoader hands
- * every resolver the same observation object, and a 100-pool query would otherwise rebuild the
- * pool list (or the process list) for each of its hundreds of fields.
+ * Results derived from one observation, computed once and shared by every request while the
+ * observation is unchanged. They are keyed by the payload object, which the store hands out for
+ * as long as its row is the latest (topology/indexes.ts), and carry the observation time: a later
+ * look that saw the same payload only moves observedAt, which rebuilds the records (not the parse).
+ * A 200-pool query would otherwise rebuild the pool list (or the process list) per field, and
+ * every request would rebuild the indexes keyed by those lists.
  */
-const derived = new WeakMap<object, Map<string, unknown>>();
-function once<T>(observation: object, key: string, compute: () => T): T {
-  let cache = derived.get(observation);
-  if (!cache) derived.set(observation, (cache = new Map()));
-  if (!cache.has(key)) cache.set(key, compute());
-  return cache.get(key) as T;
+const derived = new WeakMap<object, Map<string, { observedAt: number; value: unknown }>>();
+function once<T>(observation: { value: unknown; observedAt: number }, key: string, compute: () => T): T {
+  const payload = observation.value;
+  if (typeof payload !== 'object' || payload === null) return compute();
+  let cache = derived.get(payload);
+  if (!cache) derived.set(payload, (cache = new Map()));
+  const hit = cache.get(key);
+  if (hit && hit.observedAt === observation.observedAt) return hit.value as T;
+  const value = compute();
+  cache.set(key, { observedAt: observation.observedAt, value });
+  return value;
 }
 
 export async function listPools(session: TopologySession): Promise<Seen<PoolRecord>[]> {
@@ -36,11 +46,11 @@ export async function listPools(session: TopologySession): Promise<Seen<PoolReco
 
 /** Pools whose haproxy belongs in this namespace (a v2 load balancer's namespace holds several). */
 export async function poolsInNamespace(session: TopologySession, namespace: string): Promise<Seen<PoolRecord>[]> {
-  return (await listPools(session)).filter((p) => p.namespaceName === namespace);
+  return [...(poolIndex(await listPools(session)).byNamespace.get(namespace) ?? [])];
 }
 
 export async function findPool(session: TopologySession, id: string): Promise<Seen<PoolRecord> | null> {
-  return (await listPools(session)).find((p) => p.id === id) ?? null;
+  return poolIndex(await listPools(session)).byId.get(id) ?? null;
 }
 
 export async function listNamespaceRecords(session: TopologySession): Promise<Seen<NamedNamespace>[]> {
@@ -59,15 +69,41 @@ export async function listProcessRecords(session: TopologySession): Promise<Seen
   return once(obs, 'records', () => obs.value.map((p) => ({ ...p, observedAt: obs.observedAt })));
 }
 
+export async function findProcess(session: TopologySession, pid: number): Promise<Seen<ProcessInfo> | null> {
+  return processIndex(await listProcessRecords(session)).byPid.get(pid) ?? null;
+}
+
+/**
+ * The processes the API shows (topology/process-visibility.ts): with LBTOPO_PROCESSES=lbaas,
+ * those in named namespaces plus haproxy and keepalived. When the namespace list cannot be read,
+ * only haproxy and keepalived are shown: it fails closed.
+ */
+export async function listVisibleProcesses(session: TopologySession): Promise<Seen<ProcessInfo>[]> {
+  const processes = await listProcessRecords(session);
+  const visibility = session.config.processVisibility ?? 'lbaas';
+  if (visibility === 'all') return processes;
+  const namespaces = await session.namespaces().then((o) => o.value, () => [] as NamedNamespace[]);
+  return processes.filter((p) => isProcessVisible(p, namespaces, visibility));
+}
+
+export async function findVisibleProcess(session: TopologySession, pid: number): Promise<Seen<ProcessInfo> | null> {
+  const p = await findProcess(session, pid);
+  if (!p) return null;
+  const visibility = session.config.processVisibility ?? 'lbaas';
+  if (visibility === 'all') return p;
+  const namespaces = await session.namespaces().then((o) => o.value, () => [] as NamedNamespace[]);
+  return isProcessVisible(p, namespaces, visibility) ? p : null;
+}
+
 /** Names of the named namespaces a process is in (what `ip netns identify` prints). */
 export async function namespaceNamesOfProcess(session: TopologySession, p: ProcessInfo): Promise<string[]> {
   if (p.netnsInode === null) return [];
   const namespaces = (await session.namespaces()).value;
-  return namespaces.filter((ns) => ns.inode === p.netnsInode).map((ns) => ns.name);
+  return [...(namespaceIndex(namespaces).namesByInode.get(p.netnsInode) ?? [])];
 }
 
 export async function processesInNamespace(session: TopologySession, ns: NamedNamespace): Promise<Seen<ProcessInfo>[]> {
-  return (await listProcessRecords(session)).filter((p) => p.netnsInode === ns.inode);
+  return [...(processIndex(await listProcessRecords(session)).byNetnsInode.get(ns.inode) ?? [])];
 }
 
 export interface InterfaceRecord extends Interface {
@@ -80,24 +116,38 @@ export async function namespaceNetwork(session: TopologySession, namespace: stri
   return { ...obs.value, observedAt: obs.observedAt };
 }
 
+export async function findInterface(session: TopologySession, namespace: string, name: string): Promise<InterfaceRecord | null> {
+  return interfaceIndex(await interfacesOf(session, namespace)).byName.get(name) ?? null;
+}
+
 export async function interfacesOf(session: TopologySession, namespace: string): Promise<InterfaceRecord[]> {
   const obs = await session.network(namespace);
   return once(obs, 'interfaces', () => obs.value.interfaces.map((i) => ({ ...i, namespace, observedAt: obs.observedAt })));
 }
 
 /**
- * Finds the device named `name` in any named namespace. Runs `ip` in every namespace it has to
- * look at (qlbaas first, where taps live), so it is for single lookups, not lists.
+ * Finds the device named `name` in any named namespace, without looking in every namespace: the
+ * latest look at each namespace (cached, whatever its age) says where the device was; that
+ * namespace is then looked at as the request's freshness asks, to confirm. Only namespaces never
+ * looked at are looked at now (qlbaas first, where taps live). With `maxAge` given, a cached look
+ * older than it does not count as seen, so `maxAge: 0` searches every namespace afresh.
  */
 export async function findInterfaceByName(session: TopologySession, name: string): Promise<InterfaceRecord | null> {
   const namespaces = (await session.namespaces()).value;
-  const ordered = [...namespaces.filter((n) => n.kind === 'qlbaas'), ...namespaces.filter((n) => n.kind !== 'qlbaas')];
-  const results = await Promise.all(ordered.map((ns) => interfacesOf(session, ns.name).catch(() => [] as InterfaceRecord[])));
-  for (const list of results) {
-    const hit = list.find((i) => i.name === name);
+  const unseen: NamedNamespace[] = [];
+  for (const ns of namespaces) {
+    const cached = session.cachedNetwork(ns.name);
+    if (!cached) {
+      unseen.push(ns);
+      continue;
+    }
+    if (!interfaceIndex(cached.interfaces).byName.has(name)) continue;
+    const hit = await findInterface(session, ns.name, name).catch(() => null);
     if (hit) return hit;
   }
-  return null;
+  const ordered = [...unseen.filter((n) => n.kind === 'qlbaas'), ...unseen.filter((n) => n.kind !== 'qlbaas')];
+  const results = await Promise.all(ordered.map((ns) => findInterface(session, ns.name, name).catch(() => null)));
+  return results.find((hit) => hit !== null) ?? null;
 }
 
 /** The device carrying the pool's VIP (or its tap), when its namespace exists. Runs `ip` there. */
@@ -110,7 +160,7 @@ export async function vipInterfaceOfPool(session: TopologySession, pool: PoolRec
     return interfaces.find((i) => i.name === name) ?? null;
   }
   const hit = vipInterfaceOf(pool, { namespace: pool.namespaceName, interfaces, routes: [] });
-  return hit ? interfaces.find((i) => i.name === hit.name) ?? null : null;
+  return hit ? interfaceIndex(interfaces).byName.get(hit.name) ?? null : null;
 }
 
 /** A stretch of time over which the looks at /proc saw the same haproxy processes on a pool's config. */
@@ -120,6 +170,19 @@ export interface HaproxyPeriod {
   /** The last look that saw it; the change to the next period happened after this. */
   to: number;
   processes: HaproxySighting[];
+  /**
+   * True for a period that begins at lbtopo's first look at /proc: nothing older is known (a pool
+   * whose haproxy was dead at the first look is "missing since the first look at T").
+   */
+  sinceFirstLook: boolean;
+}
+
+/** A period in words: "running pid 42 since ...", "missing since the first look at ...". */
+export function describePeriod(p: HaproxyPeriod): string {
+  const state = p.processes.length === 0 ? 'missing' : `running (pid ${p.processes.map((s) => s.pid).join(', ')})`;
+  const from = new Date(p.from).toISOString();
+  const to = new Date(p.to).toISOString();
+  return p.sinceFirstLook ? `${state} since the first look at ${from} (last seen so at ${to})` : `${state} from ${from} to ${to}`;
 }
 
 /**
@@ -129,11 +192,17 @@ export interface HaproxyPeriod {
 export async function haproxyHistoryOf(session: TopologySession, pool: PoolRecord, limit: number): Promise<HaproxyPeriod[]> {
   // This request's look at /proc (fresh or cached) belongs in the history it reads.
   await session.processes().catch(() => undefined);
-  return session.runner.store.history(HAPROXY_HISTORY, pool.deployment.configPath, limit).map((row) => ({
+  const store = session.runner.store;
+  const looks = store.looks(HAPROXY_HISTORY);
+  const periods: HaproxyPeriod[] = store.history(HAPROXY_HISTORY, canonicalConfigOf(pool), limit).map((row) => ({
     from: row.firstSeen,
     to: row.lastSeen,
     processes: (row.payload as HaproxySighting[] | null) ?? [],
+    sinceFirstLook: looks !== null && row.firstSeen <= looks.first,
   }));
+  // Never seen running: the summary has no row for this config, yet every look saw it missing.
+  if (periods.length === 0 && looks) periods.push({ from: looks.first, to: looks.last, processes: [], sinceFirstLook: true });
+  return periods;
 }
 
 export type OvsPortRecord = Seen<OvsPort>;
@@ -147,7 +216,13 @@ export async function ovsPortRecordOfDevice(session: TopologySession, deviceName
 
 export async function listOvsPorts(session: TopologySession): Promise<OvsPortRecord[]> {
   const obs = await session.ovs();
-  return obs.value.ports.map((p) => ({ ...p, observedAt: obs.observedAt }));
+  return once(obs, 'records', () => obs.value.ports.map((p) => ({ ...p, observedAt: obs.observedAt })));
+}
+
+export async function findOvsPort(session: TopologySession, name: string): Promise<OvsPortRecord | null> {
+  const obs = await session.ovs();
+  const port = ovsIndex(obs.value).byName.get(name);
+  return port ? { ...port, observedAt: obs.observedAt } : null;
 }
 
 /**

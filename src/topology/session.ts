@@ -2,6 +2,8 @@
 // (a DataLoader per request memoises it), concurrent requests share runs through the ProbeRunner,
 // and every look is written to the request's trace, which the response's extensions show.
 import DataLoader from 'dataloader';
+import { isValidNamespaceName } from '../host/names.ts';
+import { ProbeFailedError } from '../cache/runner.ts';
 import type { Config } from '../config.ts';
 import type { Observed, ProbeRunner, ProbeTraceEntry, ProbeDefinition } from '../cache/runner.ts';
 import type { HostProbes } from './probes.ts';
@@ -13,7 +15,12 @@ export class TopologySession {
   readonly trace: ProbeTraceEntry[] = [];
   /** Freshness asked for by the query (`maxAge`); undefined = each probe's TTL. */
   maxAgeMs: number | undefined;
+  /** Refresh ahead by this long (the background refresher's sessions); 0 for a request. */
+  aheadMs = 0;
   private readonly loader: DataLoader<ProbeKey, Observed<unknown>, string>;
+  /** Probe keys this request must look at afresh whatever the TTL (a namespace made again). */
+  private readonly mustLook = new Set<string>();
+  private readonly networks = new Map<string, Promise<Observed<Value<'ip'>>>>();
 
   readonly runner: ProbeRunner;
   readonly probes: HostProbes;
@@ -24,8 +31,8 @@ export class TopologySession {
     this.probes = probes;
     this.config = config;
     this.loader = new DataLoader(
-      (keys) => Promise.all(keys.map((k) => this.runner.observe(this.probes[k.probe] as ProbeDefinition<unknown>, k.scope, { maxAgeMs: this.maxAgeMs }, this.trace).catch((e: Error) => e))),
-      { cacheKeyFn: (k) => `${k.probe}\u0000${k.scope}`, batch: false },
+      (keys) => Promise.all(keys.map((k) => this.runner.observe(this.probes[k.probe] as ProbeDefinition<unknown>, k.scope, { maxAgeMs: this.mustLook.has(keyOf(k)) ? 0 : this.maxAgeMs, aheadMs: this.aheadMs }, this.trace).catch((e: Error) => e))),
+      { cacheKeyFn: keyOf, batch: false },
     );
   }
 
@@ -39,12 +46,54 @@ export class TopologySession {
     return this.loader.load({ probe, scope }) as Promise<Observed<Value<K>>>;
   }
 
+  /**
+   * The latest stored look at a namespace's network, without running anything (null when there is
+   * none, or when it is older than the maxAge the query asked for). For locating a device by
+   * name; what is served is then looked at through network().
+   */
+  cachedNetwork(namespace: string): Value<'ip'> | null {
+    const latest = this.runner.store.latest(this.probes.ip.name, namespace);
+    if (!latest) return null;
+    if (this.maxAgeMs !== undefined && Date.now() - latest.lastSeen >= this.maxAgeMs) return null;
+    return latest.payload as Value<'ip'>;
+  }
+
   deployments() { return this.observe('lbaas'); }
   namespaces() { return this.observe('netns'); }
   processes() { return this.observe('proc'); }
-  network(namespace: string) { return this.observe('ip', namespace); }
+  /**
+   * A namespace's network. Its file is checked first (one stat): a namespace deleted since the
+   * last look is gone now, not served from the cache until the TTL runs out; one deleted and made
+   * again under the same name (another inode) is looked at afresh.
+   */
+  network(namespace: string): Promise<Observed<Value<'ip'>>> {
+    let pending = this.networks.get(namespace);
+    if (!pending) {
+      pending = this.checkedNetwork(namespace);
+      this.networks.set(namespace, pending);
+    }
+    return pending;
+  }
+
+  private checkedNetwork(namespace: string): Promise<Observed<Value<'ip'>>> {
+    const check = this.probes.namespaceInode;
+    if (!check || !isValidNamespaceName(namespace)) return this.observe('ip', namespace); // an invalid name is refused there
+    const inode = check(namespace);
+    if (inode === null) {
+      const message = `namespace ${namespace} does not exist (any more): it is no longer a mounted namespace in ${this.config.netnsDir}`;
+      this.trace.push({ probe: this.probes.ip.name, scope: namespace, source: 'failed', durationMs: 0, observedAt: null, error: { kind: 'gone', message } });
+      return Promise.reject(new ProbeFailedError(this.probes.ip.name, namespace, 'gone', message));
+    }
+    const cachedInode = (this.runner.store.latest(this.probes.ip.name, namespace)?.payload as Value<'ip'> | undefined)?.inode;
+    if (inode !== undefined && cachedInode !== undefined && cachedInode !== inode) this.mustLook.add(keyOf({ probe: 'ip', scope: namespace }));
+    return this.observe('ip', namespace);
+  }
   ovs() { return this.observe('ovs', this.config.ovsdb); }
   stats(socketPath: string) { return this.observe('stats', socketPath); }
   amphora() { return this.observe('amphora'); }
   rules(namespace: string) { return this.observe('rule', namespace); }
+}
+
+function keyOf(k: ProbeKey): string {
+  return `${k.probe}\u0000${k.scope}`;
 }

@@ -1,0 +1,168 @@
+// Change events that outdate cached observations before their TTL runs out, so a warm answer is as
+// fresh as the host's last word:
+//   netns dir (inotify)         -> netns, and the per-namespace watches follow the list
+//   LBaaS / Octavia state dirs  -> lbaas (recursive inotify: configs, pid files, new pools)
+//   netlink, one socket per ns  -> ip(namespace): link, address and route changes
+//   OVSDB monitor               -> ovs(target)
+// Counters, /proc and stats sockets raise no events: they keep their TTLs (see refresher.ts).
+// A watch that cannot be set up is reported in `status` and the probe simply keeps its TTL.
+import { watch } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import type { ProbeRunner } from '../cache/runner.ts';
+import type { Config } from '../config.ts';
+import { listNamespaces } from '../host/netns.ts';
+
+export interface Closable {
+  close(): void;
+}
+
+/** How one namespace's netlink events are heard (src/host/netlink.ts), injected so tests and the fallback can do without. */
+export type NamespaceWatchFactory = (
+  name: string,
+  nsfsPath: string,
+  handlers: { onChange(kind: string): void; onOverflow(): void; onError(err: Error): void },
+) => Closable;
+
+/** How OVSDB changes are heard (src/host/ovsdb-jsonrpc.ts). */
+export type OvsMonitorFactory = (
+  target: string,
+  handlers: { onChange(tables: string[]): void; onReconnect(): void; onError(err: Error): void },
+) => Closable;
+
+export interface WatchSources {
+  watchNamespace?: NamespaceWatchFactory;
+  monitorOvs?: OvsMonitorFactory;
+}
+
+export interface WatchStatus {
+  source: string;
+  active: boolean;
+  reason?: string;
+}
+
+export interface HostWatchers {
+  status(): WatchStatus[];
+  /** Namespaces with an open netlink watch. */
+  watchedNamespaces(): string[];
+  close(): void;
+}
+
+export function startHostWatchers(config: Config, runner: ProbeRunner, sources: WatchSources, log: (message: string) => void): HostWatchers {
+  const statuses = new Map<string, WatchStatus>();
+  const fsWatchers: FSWatcher[] = [];
+  const namespaceWatches = new Map<string, Closable>();
+  let ovsMonitor: Closable | null = null;
+  let closed = false;
+
+  const watchDir = (source: string, dir: string, recursive: boolean, onEvent: () => void) => {
+    try {
+      const w = watch(dir, { recursive, persistent: false }, () => onEvent());
+      w.on('error', (err) => {
+        statuses.set(source, { source, active: false, reason: err.message });
+        onEvent();
+      });
+      fsWatchers.push(w);
+      statuses.set(source, { source, active: true });
+    } catch (err) {
+      statuses.set(source, { source, active: false, reason: (err as Error).message });
+    }
+  };
+
+  // A burst of directory events (a pool being written, ten namespaces made) reconciles once.
+  let reconcileTimer: NodeJS.Timeout | undefined;
+  const reconcileSoon = () => {
+    if (closed || reconcileTimer) return;
+    reconcileTimer = setTimeout(() => {
+      reconcileTimer = undefined;
+      void reconcileNamespaces();
+    }, 10);
+    reconcileTimer.unref();
+  };
+
+  const reconcileNamespaces = async () => {
+    if (!sources.watchNamespace || closed) return;
+    const listed = await listNamespaces(config.netnsDir).catch((err: Error) => {
+      log(`watch: cannot list ${config.netnsDir}: ${err.message}`);
+      return null;
+    });
+    if (!listed || closed) return;
+    const present = new Set(listed.map((n) => n.name));
+    // Close first: an open socket keeps a deleted namespace and its devices alive.
+    for (const [name, w] of namespaceWatches) {
+      if (present.has(name)) continue;
+      w.close();
+      namespaceWatches.delete(name);
+      runner.invalidate('ip', name);
+    }
+    for (const name of present) {
+      if (namespaceWatches.has(name)) continue;
+      try {
+        const w = sources.watchNamespace(name, join(config.netnsDir, name), {
+          onChange: () => runner.invalidate('ip', name),
+          // Events were lost: what we hold for this namespace may be old. Look again.
+          onOverflow: () => runner.invalidate('ip', name),
+          onError: (err) => {
+            log(`watch: netlink events of ${name} stopped: ${err.message}`);
+            namespaceWatches.get(name)?.close();
+            namespaceWatches.delete(name);
+            runner.invalidate('ip', name);
+          },
+        });
+        namespaceWatches.set(name, w);
+        // The namespace may have changed between our last look and the socket's first event.
+        runner.invalidate('ip', name);
+      } catch (err) {
+        log(`watch: cannot hear netlink events of ${name}: ${(err as Error).message}`);
+      }
+    }
+  };
+
+  if (config.events) {
+    watchDir('netns-dir', config.netnsDir, false, () => {
+      runner.invalidate('netns');
+      reconcileSoon();
+    });
+    watchDir('lbaas-dir', config.lbaasDir, true, () => runner.invalidate('lbaas'));
+    watchDir('octavia-dir', config.octaviaDir, true, () => runner.invalidate('lbaas'));
+    if (sources.watchNamespace) {
+      statuses.set('netlink', { source: 'netlink', active: true });
+      reconcileSoon();
+    } else {
+      statuses.set('netlink', { source: 'netlink', active: false, reason: 'netlink events unavailable: namespace networks keep their TTL' });
+    }
+    if (sources.monitorOvs) {
+      try {
+        ovsMonitor = sources.monitorOvs(config.ovsdb, {
+          onChange: () => runner.invalidate('ovs', config.ovsdb),
+          onReconnect: () => {
+            statuses.set('ovsdb-monitor', { source: 'ovsdb-monitor', active: true });
+            runner.invalidate('ovs', config.ovsdb);
+          },
+          onError: (err) => {
+            statuses.set('ovsdb-monitor', { source: 'ovsdb-monitor', active: false, reason: err.message });
+            runner.invalidate('ovs', config.ovsdb);
+          },
+        });
+        statuses.set('ovsdb-monitor', { source: 'ovsdb-monitor', active: true });
+      } catch (err) {
+        statuses.set('ovsdb-monitor', { source: 'ovsdb-monitor', active: false, reason: (err as Error).message });
+      }
+    } else {
+      statuses.set('ovsdb-monitor', { source: 'ovsdb-monitor', active: false, reason: 'OVSDB monitor unavailable: OVS keeps its TTL' });
+    }
+  }
+
+  return {
+    status: () => [...statuses.values()],
+    watchedNamespaces: () => [...namespaceWatches.keys()].sort(),
+    close() {
+      closed = true;
+      clearTimeout(reconcileTimer);
+      for (const w of fsWatchers) w.close();
+      for (const w of namespaceWatches.values()) w.close();
+      namespaceWatches.clear();
+      ovsMonitor?.close();
+    },
+  };
+}
