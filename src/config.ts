@@ -1,5 +1,6 @@
 // Settings from LBTOPO_* environment variables and the same names as flags (--listen, --db, ...),
 // validated up front so a typo fails at start with a message naming the setting, not later.
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { isValidOvsdbTarget } from './host/ovs.ts';
 import { isValidNamespaceName } from './host/names.ts';
@@ -7,6 +8,10 @@ import type { OvsdbSslFiles } from './host/ovs.ts';
 
 export const PROBE_NAMES = ['lbaas', 'netns', 'proc', 'ip', 'ovs', 'stats', 'amphora', 'rule'] as const;
 export type ProbeName = (typeof PROBE_NAMES)[number];
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['json', 'text'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface Config {
   listen: { host: string; port: number };
@@ -30,6 +35,16 @@ export interface Config {
   amphoraAgentConfig: string;
   /** CERT_EXPIRING fires when a certificate expires within this many days. */
   certWarningDays: number;
+  /** This host's name in the fleet (LBTOPO_HOST, default the hostname); also its PostgreSQL login role. */
+  host: string;
+  /** PostgreSQL URL the host pushes its facts to (and `fleet serve` reads); null: no fleet. */
+  fleetDb: string | null;
+  /** Heartbeat push interval; a host silent for three intervals is stale. */
+  fleetIntervalMs: number;
+  /** The URL Prometheus scrapes this host's /metrics at (pushed for the fleet's http_sd); null: from LBTOPO_LISTEN. */
+  fleetScrapeUrl: string | null;
+  logFormat: LogFormat;
+  logLevel: LogLevel;
   /** Change events (netlink, OVSDB monitor, directory watches) outdate cached observations at once. */
   events: boolean;
   /** Read namespaces over rtnetlink in-process when the addon loads (else always `ip -batch`). */
@@ -45,6 +60,29 @@ export interface Config {
   stateDirsGiven: { lbaas: boolean; octavia: boolean };
   /** `processes` lists: 'lbaas' (processes in named namespaces, haproxy, keepalived) or 'all'. */
   processVisibility: 'lbaas' | 'all';
+  /** Commands that may wait for a slot before new ones are refused. */
+  commandQueue: number;
+  /** Query and request limits (src/graphql/limits.ts). */
+  limits: QueryLimits;
+  /** The HTTP edge (src/http/edge.ts). */
+  edge: EdgePolicy;
+}
+
+export interface QueryLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxFields: number;
+  maxCost: number;
+  maxTokens: number;
+  /** A request's whole time; stale data is served for probes still running shortly before it. */
+  requestDeadlineMs: number;
+}
+
+export interface EdgePolicy {
+  /** Origins allowed besides the server's own (exact, e.g. https://dash.example:8443); '*' = any. */
+  corsOrigins: string[];
+  /** Host header names allowed (lower-case, without port); '*' = any. */
+  allowedHosts: string[];
 }
 
 /** Every setting: env name, flag name, default, meaning. The README table is made from this. */
@@ -65,11 +103,26 @@ export const SETTINGS = [
   { env: 'LBTOPO_AMPHORA_NAMESPACE', flag: 'amphora-namespace', default: 'amphora-haproxy', help: 'namespace an Octavia amphora runs haproxy and keepalived in' },
   { env: 'LBTOPO_AMPHORA_AGENT_CONF', flag: 'amphora-agent-conf', default: '/etc/octavia/amphora-agent.conf', help: 'the amphora agent config (amphora id, topology, health-manager targets, certs)' },
   { env: 'LBTOPO_CERT_WARNING_DAYS', flag: 'cert-warning-days', default: '14', help: 'CERT_EXPIRING when an amphora certificate expires within this many days' },
+  { env: 'LBTOPO_HOST', flag: 'host', default: '', help: "this host's name in the fleet and its PostgreSQL role (empty: the hostname)" },
+  { env: 'LBTOPO_FLEET_DB', flag: 'fleet-db', default: '', help: 'PostgreSQL URL to push facts to (serve) or read them from (fleet serve); sslmode, sslcert, sslkey, sslrootcert in the URL' },
+  { env: 'LBTOPO_FLEET_INTERVAL', flag: 'fleet-interval', default: '30s', help: 'heartbeat push interval; three without a push make a host stale' },
+  { env: 'LBTOPO_FLEET_SCRAPE_URL', flag: 'fleet-scrape-url', default: '', help: "where Prometheus scrapes this host's /metrics, for the fleet's http_sd (empty: from LBTOPO_LISTEN)" },
+  { env: 'LBTOPO_LOG_FORMAT', flag: 'log-format', default: 'json', help: 'log lines on stderr: json (one object per line) or text' },
+  { env: 'LBTOPO_LOG_LEVEL', flag: 'log-level', default: 'info', help: 'least severe log level written: debug, info, warn, error' },
   { env: 'LBTOPO_NETLINK', flag: 'netlink', default: 'on', help: 'read namespaces over rtnetlink in-process when the addon loads, else ip -batch (on or off)' },
   { env: 'LBTOPO_OVSDB_JSONRPC', flag: 'ovsdb-jsonrpc', default: 'on', help: 'read OVS over JSON-RPC on the OVSDB socket, else ovs-vsctl (on or off)' },
   { env: 'LBTOPO_EVENTS', flag: 'events', default: 'on', help: 'serve: let netlink, OVSDB monitor and directory-watch events outdate the cache at once (on or off)' },
   { env: 'LBTOPO_REFRESH', flag: 'refresh', default: 'auto', help: 'serve: background refresh interval keeping checks and scrapes warm (auto = half the shortest TTL, 0 = off)' },
   { env: 'LBTOPO_PROCESSES', flag: 'processes', default: 'lbaas', help: 'which processes the API shows: lbaas (in named namespaces, haproxy, keepalived) or all; secret-looking argv values are redacted either way' },
+  { env: 'LBTOPO_COMMAND_QUEUE', flag: 'command-queue', default: '4096', help: 'host commands that may wait for a slot; more are refused (probe fails as overloaded)' },
+  { env: 'LBTOPO_REQUEST_DEADLINE', flag: 'request-deadline', default: '30s', help: "a request's whole time; near it, probes still running are served stale (named in probeFailures)" },
+  { env: 'LBTOPO_QUERY_MAX_DEPTH', flag: 'query-max-depth', default: '10', help: 'deepest field nesting a query may have' },
+  { env: 'LBTOPO_QUERY_MAX_ALIASES', flag: 'query-max-aliases', default: '30', help: 'aliased fields a query may have' },
+  { env: 'LBTOPO_QUERY_MAX_FIELDS', flag: 'query-max-fields', default: '500', help: 'fields a query may select, fragments expanded' },
+  { env: 'LBTOPO_QUERY_MAX_COST', flag: 'query-max-cost', default: '50000', help: 'static cost a query may have (each field 1, times 100 under a root list, 10 under a nested list)' },
+  { env: 'LBTOPO_QUERY_MAX_TOKENS', flag: 'query-max-tokens', default: '5000', help: 'GraphQL tokens a document may have (parsing stops beyond)' },
+  { env: 'LBTOPO_CORS_ORIGINS', flag: 'cors-origins', default: '', help: 'comma-separated origins allowed besides the same origin (* = any)' },
+  { env: 'LBTOPO_ALLOWED_HOSTS', flag: 'allowed-hosts', default: '', help: 'comma-separated Host header names allowed besides the listen address, localhost, 127.0.0.1, [::1] (* = any)' },
 ] as const;
 
 /** node:util parseArgs options for every setting flag (--listen, --db, ..., --ttl-<probe>). */
@@ -101,6 +154,37 @@ function duration(setting: string) {
   });
 }
 
+function count(setting: string, min: number, max: number) {
+  return z.coerce.number({ error: `${setting} must be a number` }).int(`${setting} must be an integer`).min(min, `${setting} must be at least ${min}`).max(max, `${setting} must be at most ${max}`);
+}
+
+function list(setting: string, valid: (item: string) => boolean, what: string) {
+  return z.string().transform((s, ctx) => {
+    const items = s.split(',').map((i) => i.trim()).filter(Boolean);
+    for (const item of items) {
+      if (!valid(item)) {
+        ctx.addIssue({ code: 'custom', message: `${setting}: ${JSON.stringify(item)} is not ${what}` });
+        return z.NEVER;
+      }
+    }
+    return items;
+  });
+}
+
+function isOriginOrStar(item: string): boolean {
+  if (item === '*') return true;
+  try {
+    const u = new URL(item);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === item.replace(/\/$/, '');
+  } catch {
+    return false;
+  }
+}
+
+function isHostNameOrStar(item: string): boolean {
+  return item === '*' || /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)$/.test(item);
+}
+
 const absolutePathOrRelative = (setting: string) =>
   z.string().min(1, `${setting} must not be empty`).refine((s) => !/[\0\n]/.test(s), `${setting} contains a control character`);
 
@@ -110,6 +194,17 @@ function parseListen(text: string): { host: string; port: number } | null {
   const port = Number(m[2]);
   if (port > 65535) return null;
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** A host name that is also a safe PostgreSQL role name (quoted, but no quotes or spaces inside). */
+export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** The hostname, cut at the first dot when it is not a valid host name as a whole. */
+function defaultHostName(): string {
+  const name = hostname();
+  if (HOST_NAME.test(name)) return name;
+  const short = name.split('.')[0] ?? '';
+  return HOST_NAME.test(short) ? short : 'localhost';
 }
 
 export function isLoopback(host: string): boolean {
@@ -154,6 +249,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     LBTOPO_AMPHORA_NAMESPACE: z.string().refine(isValidNamespaceName, { error: (issue) => `LBTOPO_AMPHORA_NAMESPACE: ${JSON.stringify(issue.input)} is not a namespace name` }),
     LBTOPO_AMPHORA_AGENT_CONF: absolutePathOrRelative('LBTOPO_AMPHORA_AGENT_CONF'),
     LBTOPO_CERT_WARNING_DAYS: z.coerce.number({ error: 'LBTOPO_CERT_WARNING_DAYS must be a number of days' }).int('LBTOPO_CERT_WARNING_DAYS must be a whole number of days').min(0).max(3650),
+    LBTOPO_HOST: z.string().refine((h) => h === '' || HOST_NAME.test(h), {
+      error: (issue) => `LBTOPO_HOST: ${JSON.stringify(issue.input)} is not a host name (letters, digits, '.', '_', '-'; at most 63; it is also a PostgreSQL role name)`,
+    }),
+    LBTOPO_FLEET_DB: z.string().refine((u) => u === '' || /^postgres(ql)?:\/\//.test(u), {
+      error: (issue) => `LBTOPO_FLEET_DB: ${JSON.stringify(issue.input)} is not a postgresql:// URL`,
+    }),
+    LBTOPO_FLEET_INTERVAL: duration('LBTOPO_FLEET_INTERVAL').refine((ms) => ms >= 200, 'LBTOPO_FLEET_INTERVAL must be at least 200ms'),
+    LBTOPO_FLEET_SCRAPE_URL: z.string().refine((u) => u === '' || /^https?:\/\//.test(u), {
+      error: (issue) => `LBTOPO_FLEET_SCRAPE_URL: ${JSON.stringify(issue.input)} is not an http(s):// URL`,
+    }),
+    LBTOPO_LOG_FORMAT: z.enum(LOG_FORMATS, { error: (i) => `LBTOPO_LOG_FORMAT: ${JSON.stringify(i.input)} is not ${LOG_FORMATS.join(' or ')}` }),
+    LBTOPO_LOG_LEVEL: z.enum(LOG_LEVELS, { error: (i) => `LBTOPO_LOG_LEVEL: ${JSON.stringify(i.input)} is not one of ${LOG_LEVELS.join(', ')}` }),
     LBTOPO_NETLINK: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_NETLINK: ${JSON.stringify(issue.input)} is not on or off` }),
     LBTOPO_OVSDB_JSONRPC: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_OVSDB_JSONRPC: ${JSON.stringify(issue.input)} is not on or off` }),
     LBTOPO_EVENTS: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_EVENTS: ${JSON.stringify(issue.input)} is not on or off` }),
@@ -166,6 +273,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
       }
       return ms;
     }),
+    LBTOPO_COMMAND_QUEUE: count('LBTOPO_COMMAND_QUEUE', 0, 1_000_000),
+    LBTOPO_REQUEST_DEADLINE: duration('LBTOPO_REQUEST_DEADLINE').refine((ms) => ms >= 100, 'LBTOPO_REQUEST_DEADLINE must be at least 100ms'),
+    LBTOPO_QUERY_MAX_DEPTH: count('LBTOPO_QUERY_MAX_DEPTH', 1, 1000),
+    LBTOPO_QUERY_MAX_ALIASES: count('LBTOPO_QUERY_MAX_ALIASES', 0, 100_000),
+    LBTOPO_QUERY_MAX_FIELDS: count('LBTOPO_QUERY_MAX_FIELDS', 1, 1_000_000),
+    LBTOPO_QUERY_MAX_COST: count('LBTOPO_QUERY_MAX_COST', 1, 1e12),
+    LBTOPO_QUERY_MAX_TOKENS: count('LBTOPO_QUERY_MAX_TOKENS', 10, 10_000_000),
+    LBTOPO_CORS_ORIGINS: list('LBTOPO_CORS_ORIGINS', isOriginOrStar, 'an origin such as https://dash.example:8443'),
+    LBTOPO_ALLOWED_HOSTS: list('LBTOPO_ALLOWED_HOSTS', isHostNameOrStar, 'a host name or address without port'),
     ...Object.fromEntries(PROBE_NAMES.map((p) => [`LBTOPO_TTL_${p.toUpperCase()}`, duration(`LBTOPO_TTL_${p.toUpperCase()}`).optional()])),
   });
   const parsed = schema.safeParse(raw);
@@ -197,6 +313,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     amphoraNamespace: v.LBTOPO_AMPHORA_NAMESPACE,
     amphoraAgentConfig: v.LBTOPO_AMPHORA_AGENT_CONF,
     certWarningDays: v.LBTOPO_CERT_WARNING_DAYS,
+    host: v.LBTOPO_HOST === '' ? defaultHostName() : v.LBTOPO_HOST,
+    fleetDb: v.LBTOPO_FLEET_DB === '' ? null : v.LBTOPO_FLEET_DB,
+    fleetIntervalMs: v.LBTOPO_FLEET_INTERVAL,
+    fleetScrapeUrl: v.LBTOPO_FLEET_SCRAPE_URL === '' ? null : v.LBTOPO_FLEET_SCRAPE_URL,
+    logFormat: v.LBTOPO_LOG_FORMAT,
+    logLevel: v.LBTOPO_LOG_LEVEL,
     events: v.LBTOPO_EVENTS === 'on',
     netlink: v.LBTOPO_NETLINK === 'on',
     ovsdbJsonRpc: v.LBTOPO_OVSDB_JSONRPC === 'on',
@@ -206,6 +328,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
       octavia: (flags['octavia-dir'] ?? env.LBTOPO_OCTAVIA_DIR) !== undefined,
     },
     processVisibility: v.LBTOPO_PROCESSES,
+    commandQueue: v.LBTOPO_COMMAND_QUEUE,
+    limits: {
+      maxDepth: v.LBTOPO_QUERY_MAX_DEPTH,
+      maxAliases: v.LBTOPO_QUERY_MAX_ALIASES,
+      maxFields: v.LBTOPO_QUERY_MAX_FIELDS,
+      maxCost: v.LBTOPO_QUERY_MAX_COST,
+      maxTokens: v.LBTOPO_QUERY_MAX_TOKENS,
+      requestDeadlineMs: v.LBTOPO_REQUEST_DEADLINE,
+    },
+    edge: { corsOrigins: v.LBTOPO_CORS_ORIGINS, allowedHosts: v.LBTOPO_ALLOWED_HOSTS.map((h) => h.toLowerCase()) },
   };
   if (!isLoopback(config.listen.host) && !config.token) {
     throw new ConfigError(

@@ -1,12 +1,12 @@
-// The HTTP side: yoga over the schema, with GraphiQL whose default query traces one pool,
+// The HTTP side: yoga over the schema, with GraphiQL served offline (graphiql.ts; `/` leads there),
 // /health (liveness) and /ready (the SQLite file answers), /metrics for Prometheus (metrics.ts),
 // a bearer token when configured, probe traces in every response's extensions, expected errors
 // shown and unexpected ones masked and logged.
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { createGraphQLError, createYoga, maskError as yogaMaskError } from 'graphql-yoga';
-import type { GraphiQLOptions, Plugin, YogaServerInstance } from 'graphql-yoga';
+import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { GraphQLError } from 'graphql';
 import type { ExecutionResult } from 'graphql';
 import { schema } from './graphql/index.ts';
@@ -19,12 +19,16 @@ import { ProbeFailedError, ProbeRunner } from './cache/runner.ts';
 import { defineHostProbes } from './topology/probes.ts';
 import type { HostProbes } from './topology/probes.ts';
 import { TopologySession } from './topology/session.ts';
-import { listPools } from './topology/queries.ts';
-import { readExampleQuery } from './example-queries.ts';
+import { graphiqlOptions, renderGraphiqlPage, useGraphiqlAssets } from './graphiql.ts';
 import { StatsUnavailableError } from './topology/members.ts';
 import { useMetrics } from './metrics.ts';
+import { useQueryLimits } from './graphql/limits.ts';
+import { corsPolicy, graphiqlBehindToken, useHttpEdge } from './http/edge.ts';
+import { Refusals, registerEdgeMetrics } from './edge-metrics.ts';
+import { callbackLogger, createLogger, useRequestLog, yogaLogging } from './log.ts';
+import type { Logger } from './log.ts';
 import { startHostWatchers } from './topology/watchers.ts';
-import { netlinkSupport, watchNamespace } from './host/netlink.ts';
+import { netlinkSupport, startNetlinkWorkers, watchNamespace } from './host/netlink.ts';
 import { monitorOvs } from './host/ovsdb-jsonrpc.ts';
 import type { HostWatchers, WatchSources } from './topology/watchers.ts';
 import { startBackgroundRefresher } from './topology/refresher.ts';
@@ -54,7 +58,9 @@ export interface App {
 }
 
 export interface AppOptions {
+  /** Plain messages at warn and worse (tests, the in-process CLI); without it, logs follow LBTOPO_LOG_*. */
   log?: (message: string) => void;
+  logger?: Logger;
   /**
    * A long-lived server (serve): change events outdate the cache (LBTOPO_EVENTS) and a background
    * refresher keeps checks and scrapes warm (LBTOPO_REFRESH). One-shot CLI runs need neither.
@@ -65,8 +71,10 @@ export interface AppOptions {
 }
 
 export function createApp(config: Config, options: AppOptions = {}): App {
-  const log = options.log ?? ((m: string) => console.error(m));
-  const gateway = new CommandGateway({ timeoutMs: config.commandTimeoutMs, concurrency: config.commandConcurrency });
+  const logger = options.logger ?? (options.log ? callbackLogger(options.log) : createLogger({ format: config.logFormat, level: config.logLevel }));
+  const log = (m: string) => logger.warn(m);
+  const gateway = new CommandGateway({ timeoutMs: config.commandTimeoutMs, concurrency: config.commandConcurrency, queueLimit: config.commandQueue });
+  const refusals = new Refusals();
   const store = new ObservationStore(config.db, { log });
   const runner = new ProbeRunner(store, log);
   const probes = defineHostProbes(config, gateway);
@@ -75,12 +83,20 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     context: () => ({ session: newSession() }),
-    graphiql: () => graphiqlOptions(newSession()),
+    graphiql: graphiqlBehindToken(config.token, () => graphiqlOptions(newSession())),
+    renderGraphiQL: renderGraphiqlPage,
     landingPage: false,
-    logging: { debug: () => {}, info: () => {}, warn: (...a: unknown[]) => log(a.map(String).join(' ')), error: (...a: unknown[]) => log(a.map(String).join(' ')) },
+    cors: corsPolicy(config),
+    logging: yogaLogging(logger, (e) => e instanceof ProbeFailedError || e instanceof StatsUnavailableError),
     maskedErrors: { maskError: (error, message, isDev) => exposeExpectedError(error) ?? yogaMaskError(error, message, isDev) },
-    plugins: [useBearerToken(config.token), useReadiness(store), useMetrics(runner, newSession), useProbeExtensions(), useStoreHealth(store)],
+    plugins: [
+      useRequestLog(logger), useHttpEdge(config, refusals.count), useBearerToken(config.token), useGraphiqlAssets(), useReadiness(store),
+      useMetrics(runner, newSession, (registers) => registerEdgeMetrics(registers, gateway, refusals)),
+      useQueryLimits(config.limits, refusals.count), useProbeExtensions(), useStoreHealth(store),
+    ],
   });
+  // A long-lived server starts its netlink workers now, not on the first request.
+  if (options.background && config.netlink && netlinkSupport().available) startNetlinkWorkers();
   const watchers = options.background ? startHostWatchers(config, runner, options.watchSources ?? defaultWatchSources(config), log) : null;
   const refresher = options.background && config.refreshMs > 0 ? startBackgroundRefresher(newSession, config.refreshMs, log) : null;
   return {
@@ -90,21 +106,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       void refresher?.stop();
       store.close();
     },
-  };
-}
-
-/**
- * GraphiQL opens on the trace of one pool (the first on this host) and, in a second tab, the
- * trace of every pool. Listing pools reads the state dirs only.
- */
-async function graphiqlOptions(session: TopologySession): Promise<GraphiQLOptions> {
-  const pools = await listPools(session).catch(() => []);
-  return {
-    title: 'lbaas-topology',
-    defaultTabs: [
-      { query: readExampleQuery('pool-trace'), variables: JSON.stringify({ id: pools[0]?.id ?? '<pool uuid>' }, null, 2) },
-      { query: readExampleQuery('pools-trace') },
-    ],
   };
 }
 
@@ -197,7 +198,8 @@ function useStoreHealth(store: ObservationStore): Plugin<GraphQLContext> {
   };
 }
 
-function useBearerToken(token: string | null): Plugin {
+/** Every path but /health needs the token when one is configured (the fleet service uses it too). */
+export function useBearerToken(token: string | null): Plugin {
   const expected = token ? Buffer.from(`Bearer ${token}`) : null;
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
@@ -213,9 +215,16 @@ function useBearerToken(token: string | null): Plugin {
   };
 }
 
+/** What serve() needs: the host App, or the fleet service's (src/fleet/serve.ts). */
+export interface Servable {
+  config: Pick<Config, 'listen'>;
+  yoga: unknown;
+  close(): void;
+}
+
 /** Listens; resolves when listening. SIGINT/SIGTERM close the server and the database. */
-export async function serve(app: App): Promise<Server> {
-  const server = createServer(app.yoga);
+export async function serve(app: Servable): Promise<Server> {
+  const server = createServer(app.yoga as RequestListener);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(app.config.listen.port, app.config.listen.host, () => resolve());

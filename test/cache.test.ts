@@ -38,7 +38,8 @@ test('a database from a newer build is refused with a clear message and left unt
 test('a migration directory with a gap is refused', () => {
   const dir = tmp();
   cpSync(MIGRATIONS_DIR, dir, { recursive: true });
-  writeFileSync(join(dir, '0003_skip.sql'), 'SELECT 1;');
+  // One number past the next free one, however many migrations there are.
+  writeFileSync(join(dir, `${String(readMigrations().length + 2).padStart(4, '0')}_skip.sql`), 'SELECT 1;');
   assert.throws(() => readMigrations(dir), /without gaps/);
   rmSync(dir, { recursive: true });
 });

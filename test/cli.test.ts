@@ -89,7 +89,7 @@ test('check on a healthy lab: OK, exit 0, one status line with perfdata', async 
   const run = await lbtopo(['check']);
   assert.equal(run.status, 0, run.stdout + run.stderr);
   // Each lab pool has one member that never answers: MEMBER_DOWN, which is INFO and never alerts.
-  assert.match(run.stdout, /^LBAAS OK - 5 pools, \d+ info \| pools=5 critical=0 warning=0 info=\d+\n$/);
+  assert.match(run.stdout, /^LBAAS OK - 5 pools, \d+ info \| critical=0;;0;0 alerting=0;0;;0 warning=0;;;0 info=\d+;;;0 pools=5;;;0 pools_critical=0;;;0;5 time=[\d.]+s;;;0\n$/);
 });
 
 test('query: exit 0 with data, 1 with GraphQL errors, 2 on usage errors', async () => {
@@ -151,7 +151,7 @@ test('query and check against a server (--url, --token)', async () => {
 });
 
 test('check: UNKNOWN (3) for bad flags and an unreachable --url; query: 1 for an unreachable --url', async () => {
-  for (const args of [['check', '--bogus'], ['check', '--warning', '0'], ['check', '--critical', 'x'], ['check', '--ignore', 'NOT_A_CODE'], ['check', 'extra']]) {
+  for (const args of [['check', '--bogus'], ['check', '--warning', '5:1'], ['check', '--critical', 'x'], ['check', '-t', '0s'], ['check', '--ignore', 'NOT_A_CODE'], ['check', 'extra']]) {
     const run = await lbtopo(args);
     assert.equal(run.status, 3, args.join(' '));
     assert.match(run.stdout, /^LBAAS UNKNOWN - bad usage: /);
@@ -188,15 +188,18 @@ test('check on a broken lab: CRITICAL (2), thresholds and --ignore, verbose line
   const run = await lbtopo(['check']);
   assert.equal(run.status, 2, run.stdout + run.stderr);
   // 2 critical: HAPROXY_MISSING (killed), OVS_DEAD_VLAN; 3 warning: HAPROXY_PID_STALE, ALL_MEMBERS_DOWN x2.
-  assert.match(run.stdout, /^LBAAS CRITICAL - 5 pools, 2 critical, 3 warning, \d+ info: HAPROXY_MISSING, OVS_DEAD_VLAN, ALL_MEMBERS_DOWN x2, HAPROXY_PID_STALE \| pools=5 critical=2 warning=3 info=\d+\n$/);
+  assert.match(run.stdout, /^LBAAS CRITICAL - 5 pools, 2 critical, 3 warning, \d+ info: HAPROXY_MISSING, OVS_DEAD_VLAN, ALL_MEMBERS_DOWN x2, HAPROXY_PID_STALE \| critical=2;;0;0 alerting=5;0;;0 warning=3;;;0 info=\d+;;;0 pools=5;;;0 pools_critical=2;;;0;5 time=[\d.]+s;;;0\n$/);
 
   const raised = await lbtopo(['check', '--critical', '3']);
-  assert.equal(raised.status, 1, 'two criticals under --critical 3 still warn');
+  assert.equal(raised.status, 1, 'two criticals inside -c 0:3 still warn');
   assert.match(raised.stdout, /^LBAAS WARNING - /);
   const tolerant = await lbtopo(['check', '--critical', '3', '--warning', '6']);
   assert.equal(tolerant.status, 0);
   const ignoring = await lbtopo(['check', '--ignore', 'HAPROXY_MISSING', '--ignore', 'OVS_DEAD_VLAN', '--ignore', 'HAPROXY_PID_STALE', '--ignore', 'ALL_MEMBERS_DOWN']);
   assert.equal(ignoring.status, 0, ignoring.stdout);
+
+  const ranged = await lbtopo(['check', '-c', '@3:10', '-w', '~:5']);
+  assert.equal(ranged.status, 0, `2 critical outside @3:10, 5 alerting inside ~:5: ${ranged.stdout}`);
 
   const verbose = await lbtopo(['check', '-v', '--max-age', '0']);
   assert.equal(verbose.status, 2);
@@ -204,6 +207,11 @@ test('check on a broken lab: CRITICAL (2), thresholds and --ignore, verbose line
   assert.match(lines[0]!, /^LBAAS CRITICAL/);
   assert.ok(lines.some((l) => l.startsWith('CRITICAL HAPROXY_MISSING: ') && l.includes(killed.poolId)));
   assert.ok(lines.some((l) => l.startsWith('CRITICAL OVS_DEAD_VLAN: ') && l.includes(deadVlan.tapName)));
+  assert.ok(!lines.some((l) => l.startsWith('INFO ')), '-v shows WARNING and worse only');
+  const vv = await lbtopo(['check', '-vv']);
+  assert.ok(vv.stdout.split('\n').some((l) => l.startsWith('INFO MEMBER_DOWN: ')), '-vv adds INFO');
+  const vvv = await lbtopo(['check', '-v', '-v', '-v']);
+  assert.ok(vvv.stdout.split('\n').some((l) => /^probe lbaas: (ran|cache) in [\d.]+ ms$/.test(l)), '-vvv adds the probes');
 });
 
 test('the example queries run and return what the lab holds', async () => {

@@ -1,4 +1,4 @@
-// No Docker engine runs here, so the deployment files are checked for what they must say: the
+// The deployment files, checked for what they must say: the
 // host views the server needs, the fewest privileges, and only settings and paths it reads.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,15 +50,48 @@ test('every path the server is configured to read is mounted, host state read-on
   for (const v of volumes) assert.ok(v.type === 'volume' || hostState.some((p) => p === v.target || p!.startsWith(`${v.target}/`)), `${v.target} is not a path the server reads`);
 });
 
-test('compose and the image have a health check on /health', () => {
-  assert.match(JSON.stringify(service.healthcheck.test), /\/health/);
-  assert.match(dockerfile, /HEALTHCHECK .*\/health/);
+test('compose and the image have a health check on /ready, sending the token when one is set', () => {
+  assert.match(JSON.stringify(service.healthcheck.test), /\/ready/);
+  assert.match(dockerfile, /^HEALTHCHECK .*LBTOPO_TOKEN.*\/ready/m);
 });
 
-test('the image is Node 20 with the host tools the probes run, and ships what the server reads', () => {
-  assert.match(dockerfile, /^FROM node:20-bookworm/m);
-  assert.match(dockerfile, /iproute2/);
-  assert.match(dockerfile, /openvswitch-switch/);
-  for (const dir of ['src', 'migrations', 'bin', 'schema', 'examples']) assert.match(dockerfile, new RegExp(`COPY ${dir} `));
-  assert.match(dockerfile, /ENV LBTOPO_DB=\/data\/topology\.sqlite/);
+const stages = dockerfile.split(/^FROM /m).slice(1);
+const [buildStage, runtimeStage] = stages as [string, string];
+
+test('the image builds on ARG BASE_IMAGE (a Node 24 Debian image by default), in two stages', () => {
+  assert.match(dockerfile, /^ARG BASE_IMAGE=node:24-bookworm(-slim)?$/m);
+  assert.equal(stages.length, 2);
+  assert.match(buildStage, /^\$\{BASE_IMAGE\} AS build$/m);
+  assert.match(runtimeStage, /^\$\{BASE_IMAGE\}$/m);
+  const node = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).engines.node as string;
+  assert.match(node, />=24/, 'package.json asks for the Node the image runs');
+});
+
+test('the build stage compiles native addons against the runtime headers, offline, and runs the build', () => {
+  assert.match(buildStage, /npm_config_nodedir=\$\{NODE_DIR\}/);
+  assert.match(buildStage, /^ARG NODE_DIR=\/usr\/local$/m, 'the official node images keep headers in /usr/local/include/node');
+  assert.match(buildStage, /RUN npm ci\b/);
+  assert.match(buildStage, /npm run build/);
+  assert.match(buildStage, /npm prune --omit=dev/);
+  assert.match(buildStage, /python3 make g\+\+/);
+});
+
+test('the runtime stage ships dist/ and production node_modules only, the host tools, OCI labels', () => {
+  assert.match(runtimeStage, /COPY --from=build \/app\/dist \.\/dist/);
+  assert.match(runtimeStage, /COPY --from=build \/app\/node_modules \.\/node_modules/);
+  assert.doesNotMatch(runtimeStage, /COPY src\b|tsx|typescript|npm (ci|install)/, 'no sources, no TypeScript at run time');
+  assert.match(runtimeStage, /iproute2/);
+  assert.match(runtimeStage, /openvswitch-switch/);
+  for (const dir of ['migrations', 'bin', 'schema', 'examples']) assert.match(runtimeStage, new RegExp(`COPY ${dir} `));
+  assert.match(runtimeStage, /ENV [^]*LBTOPO_DB=\/data\/topology\.sqlite/);
+  for (const label of ['title', 'description', 'version', 'revision', 'base.name']) assert.match(runtimeStage, new RegExp(`org\\.opencontainers\\.image\\.${label.replace('.', '\\.')}=`));
+  // bin/lbtopo runs the compiled dist/src/main.js, which the build stage made.
+  assert.match(readFileSync(new URL('../bin/lbtopo', import.meta.url), 'utf8'), /dist\/src\/main\.js/);
+  assert.match(readFileSync(new URL('../tsconfig.build.json', import.meta.url), 'utf8'), /"outDir": "dist"/);
+});
+
+test('.dockerignore keeps the context to what the image needs', () => {
+  const ignored = readFileSync(new URL('../.dockerignore', import.meta.url), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+  for (const entry of ['.git', 'node_modules', 'dist', 'data', 'test-artifacts', 'test']) assert.ok(ignored.includes(entry), `${entry} is ignored`);
+  for (const needed of ['src', 'bin', 'migrations', 'schema', 'examples', 'package.json', 'package-lock.json']) assert.ok(!ignored.includes(needed), `${needed} reaches the build`);
 });

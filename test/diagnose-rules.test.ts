@@ -23,7 +23,6 @@ import type { Problem, ProblemCode } from '../src/diagnose/codes.ts';
 import type { DiagnosisFacts } from '../src/diagnose/facts.ts';
 import { CONFIG_NEWER_SLACK_MS, judge } from '../src/diagnose/rules.ts';
 import { diagnoseHost } from '../src/diagnose/diagnose.ts';
-import { evaluate } from '../src/cli/check.ts';
 
 const POOL = '5e1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b';
 const NS = `qlbaas-${POOL}`;
@@ -510,18 +509,5 @@ describe('gathering facts', () => {
     problems = await diagnoseHost(session);
     assert.deepEqual(codesOf(problems), ['CHECK_INCOMPLETE'], 'no OVS_PORT_MISSING from the stale snapshot');
     assert.match(problems[0]!.message, /last good observation, from .* was not judged/);
-  });
-});
-
-describe('check thresholds', () => {
-  const p = (severity: Problem['severity'], code: ProblemCode): Pick<Problem, 'code' | 'severity' | 'message'> => ({ code, severity, message: '' });
-  test('OK, WARNING, CRITICAL and the status line', () => {
-    assert.deepEqual(evaluate(12, [], { warning: 1, critical: 1 }), { status: 'OK', line: 'LBAAS OK - 12 pools, no problems | pools=12 critical=0 warning=0 info=0' });
-    assert.equal(evaluate(3, [p('INFO', 'MEMBER_DOWN')], { warning: 1, critical: 1 }).status, 'OK', 'INFO never alerts');
-    assert.equal(evaluate(3, [p('WARNING', 'HAPROXY_MULTIPLE')], { warning: 1, critical: 1 }).status, 'WARNING');
-    assert.equal(evaluate(3, [p('WARNING', 'HAPROXY_MULTIPLE')], { warning: 2, critical: 1 }).status, 'OK');
-    assert.equal(evaluate(3, [p('CRITICAL', 'HAPROXY_MISSING')], { warning: 1, critical: 2 }).status, 'WARNING', 'a critical under --critical still warns');
-    const v = evaluate(5, [p('CRITICAL', 'HAPROXY_MISSING'), p('CRITICAL', 'HAPROXY_MISSING'), p('CRITICAL', 'NAMESPACE_MISSING'), p('WARNING', 'STATS_SOCKET_DEAD'), p('INFO', 'MEMBER_DOWN')], { warning: 1, critical: 1 });
-    assert.deepEqual(v, { status: 'CRITICAL', line: 'LBAAS CRITICAL - 5 pools, 3 critical, 1 warning, 1 info: HAPROXY_MISSING x2, NAMESPACE_MISSING, STATS_SOCKET_DEAD | pools=5 critical=3 warning=1 info=1' });
   });
 });

@@ -345,7 +345,7 @@ test('/metrics: pool gauges, problems by code and severity, probe timings, HTTP 
   assert.equal(value('lbtopo_pools', ''), lab.pools.length);
   assert.equal(value('lbtopo_pool_haproxy_up', `pool="${id('healthy-0')}",layout="v1"`), 1);
   assert.equal(value('lbtopo_pool_haproxy_up', `pool="${id('kill-haproxy')}",layout="v1"`), 0);
-  assert.equal(value('lbtopo_pool_haproxy_up', `pool="${id('v2')}",layout="v2"`), 1);
+  assert.equal(value('lbtopo_pool_haproxy_up', `pool="${id('v2')}",loadbalancer="${pool('v2').loadBalancerId}",layout="v2"`), 1);
   assert.equal(value('lbtopo_pool_members', `pool="${id('healthy-0')}"`), 2);
   assert.equal(value('lbtopo_pool_members_up', `pool="${id('healthy-0')}"`), 1);
   assert.equal(value('lbtopo_pool_members_up', `pool="${id('members-down')}"`), 0);
@@ -355,7 +355,7 @@ test('/metrics: pool gauges, problems by code and severity, probe timings, HTTP 
   assert.equal(value('lbtopo_problems', 'code="HAPROXY_MISSING",severity="CRITICAL"'), 2);
   assert.equal(value('lbtopo_problems', 'code="OVS_DEAD_VLAN",severity="CRITICAL"'), 1);
   assert.equal(value('lbtopo_problems', 'code="CONFIG_UNREADABLE",severity="WARNING"'), 0, 'every code is listed');
-  for (const name of ['lbtopo_probe_duration_seconds_count{probe="ovs"', 'graphql_yoga_http_duration', 'graphql_envelop_phase_execute', 'lbtopo_scrape_duration_seconds']) {
+  for (const name of ['lbtopo_probe_duration_seconds_count{probe="ovs"', 'lbtopo_http_request_duration_seconds_count{method="POST",route="/graphql"', 'lbtopo_graphql_operation_duration_seconds_count{operation_type="query",operation="anonymous"', 'lbtopo_scrape_duration_seconds']) {
     assert.ok(text.includes(name), name);
   }
 });

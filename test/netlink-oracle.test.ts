@@ -172,8 +172,8 @@ describe('change events', () => {
       const deadline = performance.now() + 2000;
       while (overflows === 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       assert.ok(overflows >= 1, 'overflow reported');
-      execFileSync('ip', ['-n', ns, 'addr', 'flush', 'dev', 'lo', 'to', '10.253.0.0/16']);
-      // libuv stopped polling at the socket error; the addon restarted it, so this still arrives.
+      // onOverflow came after the addon drained the queue; libuv had stopped polling at the socket
+      // error and the addon restarted it, so this still arrives.
       kinds.length = 0;
       await ipIn(ns, 'link', 'set', 'lo', 'mtu', '65001');
       const until = performance.now() + 1000;
@@ -182,6 +182,8 @@ describe('change events', () => {
       await ipIn(ns, 'link', 'set', 'lo', 'mtu', '65536');
     } finally {
       watch.close();
+      // After close(): the flush overflows the queue again, which would race the check above.
+      execFileSync('ip', ['-n', ns, 'addr', 'flush', 'dev', 'lo', 'to', '10.253.0.0/16']);
     }
   });
 

@@ -1,16 +1,20 @@
-// `lbtopo serve` as a process: it starts on loopback, answers, and shuts down cleanly on SIGTERM.
+// `lbtopo serve` as a process, from the compiled build (bin/lbtopo runs dist/, made by npm run build,
+// which `npm test` runs first): it starts on loopback, answers, and shuts down cleanly on SIGTERM.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 
 test('serve listens on loopback, answers GraphQL and exits 0 on SIGTERM', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lbtopo-serve-'));
-  const child = spawn('node', ['src/main.ts', 'serve', '--listen', '127.0.0.1:0', '--db', join(dir, 'db.sqlite'),
-    '--lbaas-dir', join(dir, 'none'), '--octavia-dir', join(dir, 'none')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Empty state dirs: a host with nothing to serve yet (a given dir that does not exist is a failure).
+  mkdirSync(join(dir, 'lbaas'));
+  mkdirSync(join(dir, 'octavia'));
+  const child = spawn('bin/lbtopo', ['serve', '--listen', '127.0.0.1:0', '--db', join(dir, 'db.sqlite'),
+    '--lbaas-dir', join(dir, 'lbaas'), '--octavia-dir', join(dir, 'octavia')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr.on('data', (chunk: Buffer) => {

@@ -4,6 +4,7 @@
 // (single flight). A failed run never erases what we knew: the caller gets the last good
 // observation marked stale with the error, or, when there is none, a ProbeFailedError.
 import { DiscoveryError, toDiscoveryError } from '../host/errors.ts';
+import { withCancellation } from '../host/cancellation.ts';
 import type { ObservationStore } from './store.ts';
 
 export interface ProbeDefinition<T> {
@@ -53,6 +54,18 @@ export class ProbeFailedError extends Error {
   }
 }
 
+/**
+ * A request's limits on waiting (src/graphql/limits.ts sets them): `stopWaiting` fires when its
+ * deadline nears or its client leaves; from then on it starts no run and waits for none (the last
+ * good observation is served, marked with a 'deadline' error). `clientGone` fires only when the
+ * client left: a run that every waiter left that way is cancelled (its queued commands never
+ * start, the running ones are killed); one left for a deadline goes on, so the next request finds it.
+ */
+export interface WaitBudget {
+  stopWaiting: AbortSignal;
+  clientGone: AbortSignal;
+}
+
 interface Run {
   observedAt: number;
   value: unknown;
@@ -61,6 +74,8 @@ interface Run {
 
 export class ProbeRunner {
   private readonly inflight = new Map<string, Promise<Run>>();
+  /** Who still waits for each run in flight, to cancel a run its clients all left. */
+  private readonly interest = new Map<string, { controller: AbortController; waiting: number; keep: boolean }>();
   /** Number of probe runs started (not cache hits), for tests and metrics. */
   runCount = 0;
   private readonly listeners = new Set<(entry: ProbeTraceEntry) => void>();
@@ -69,6 +84,8 @@ export class ProbeRunner {
    * TTL runs out. An observation is trusted only if its look started after the last event that
    * touched it: a look already running when the event came may have read the old state.
    */
+  // Ordered by a sequence, not the clock: an event and a look in the same millisecond must not tie.
+  private sequence = 0;
   private readonly invalidatedAt = new Map<string, number>();
   private readonly probeInvalidatedAt = new Map<string, number>();
   private readonly lastLookStartedAt = new Map<string, number>();
@@ -88,12 +105,17 @@ export class ProbeRunner {
     return () => this.listeners.delete(listener);
   }
 
+  /** Probes running now, as probe:scope (the check's deadline names what it was waiting for). */
+  running(): string[] {
+    return [...this.inflight.keys()].map((k) => k.replace('\u0000', ':').replace(/:$/, ''));
+  }
+
   /**
    * An event says the host changed what `probe` (one scope, or every scope when none is given)
    * observes: the next caller looks again, and no caller joins a look that started before now.
    */
   invalidate(probe: string, scope?: string): void {
-    const now = Date.now();
+    const now = ++this.sequence;
     this.invalidations.set(probe, (this.invalidations.get(probe) ?? 0) + 1);
     if (scope === undefined) this.probeInvalidatedAt.set(probe, now);
     else this.invalidatedAt.set(`${probe}\u0000${scope}`, now);
@@ -103,16 +125,17 @@ export class ProbeRunner {
   }
 
   /** Whether an event arrived after the look that made the latest observation of (probe, scope). */
-  private outdatedByEvent(probe: string, key: string, lastSeen: number): boolean {
+  private outdatedByEvent(probe: string, key: string): boolean {
     const event = Math.max(this.invalidatedAt.get(key) ?? 0, this.probeInvalidatedAt.get(probe) ?? 0);
-    return event > 0 && event >= (this.lastLookStartedAt.get(key) ?? lastSeen);
+    // An observation read from the file (no look in this process) predates every event here.
+    return event > (this.lastLookStartedAt.get(key) ?? 0);
   }
 
   /**
    * options.aheadMs refreshes ahead: an observation that would expire within that long counts as
    * expired, so a background refresher keeps what checks and scrapes need warm.
    */
-  async observe<T>(def: ProbeDefinition<T>, scope: string, options: { maxAgeMs?: number | undefined; aheadMs?: number } = {}, trace?: ProbeTraceEntry[]): Promise<Observed<T>> {
+  async observe<T>(def: ProbeDefinition<T>, scope: string, options: { maxAgeMs?: number | undefined; aheadMs?: number; budget?: WaitBudget | undefined } = {}, trace?: ProbeTraceEntry[]): Promise<Observed<T>> {
     const maxAgeMs = (options.maxAgeMs ?? def.ttlMs) - (options.aheadMs ?? 0);
     const t0 = performance.now();
     const emit = (entry: ProbeTraceEntry) => {
@@ -121,24 +144,28 @@ export class ProbeRunner {
     };
     const key = `${def.name}\u0000${scope}`;
     const latest = this.store.latest(def.name, scope);
-    if (latest && Date.now() - latest.lastSeen < maxAgeMs && !this.outdatedByEvent(def.name, key, latest.lastSeen)) {
+    if (latest && Date.now() - latest.lastSeen < maxAgeMs && !this.outdatedByEvent(def.name, key)) {
       emit({ probe: def.name, scope, source: 'cache', durationMs: performance.now() - t0, observedAt: iso(latest.lastSeen) });
       return { value: latest.payload as T, observedAt: latest.lastSeen, stale: false };
     }
     let run = this.inflight.get(key);
     const shared = run !== undefined;
-    if (!run) {
-      const started = this.start(def, scope, key);
+    if (!run && !options.budget?.stopWaiting.aborted) {
+      const controller = new AbortController();
+      const started = this.start(def, scope, key, controller.signal);
+      const interest = { controller, waiting: 0, keep: false };
       run = started;
       this.inflight.set(key, started);
+      this.interest.set(key, interest);
       // An event may have replaced this run with a newer one: clear only our own entry.
       const clear = () => {
         if (this.inflight.get(key) === started) this.inflight.delete(key);
+        if (this.interest.get(key) === interest) this.interest.delete(key);
       };
       started.then(clear, clear);
     }
     try {
-      const result = await run;
+      const result = await this.waitFor(key, run, options.budget, def.name);
       emit({ probe: def.name, scope, source: shared ? 'shared' : 'ran', durationMs: shared ? performance.now() - t0 : result.durationMs, observedAt: iso(result.observedAt) });
       return { value: result.value as T, observedAt: result.observedAt, stale: false };
     } catch (err) {
@@ -155,12 +182,50 @@ export class ProbeRunner {
     }
   }
 
-  private async start<T>(def: ProbeDefinition<T>, scope: string, key: string): Promise<Run> {
+  /**
+   * Waits for a run within the caller's budget. Without a budget the caller waits to the end
+   * and the run is never cancelled; with one, the caller stops waiting when its budget says so
+   * (a 'deadline' DiscoveryError, which observe turns into the last good observation).
+   */
+  private waitFor(key: string, run: Promise<Run> | undefined, budget: WaitBudget | undefined, probe: string): Promise<Run> {
+    const interest = this.interest.get(key);
+    if (!budget) {
+      if (interest) interest.keep = true;
+      return run!;
+    }
+    const notWaited = () => new DiscoveryError('deadline', probe, `not waited for: ${reasonOf(budget.stopWaiting)}`);
+    if (!run || budget.stopWaiting.aborted) return Promise.reject(notWaited());
+    if (interest) interest.waiting++;
+    return new Promise<Run>((resolve, reject) => {
+      let left = false;
+      const done = () => {
+        budget.stopWaiting.removeEventListener('abort', leave);
+        if (interest && !left) interest.waiting--;
+      };
+      const leave = () => {
+        left = true;
+        reject(notWaited());
+        if (!interest) return;
+        interest.waiting--;
+        if (!budget.clientGone.aborted) interest.keep = true;
+        if (interest.waiting === 0 && !interest.keep) {
+          // Nobody waits any more: stop the commands it queued or runs, and let the next request start afresh.
+          if (this.inflight.get(key) === run) this.inflight.delete(key);
+          this.interest.delete(key);
+          interest.controller.abort(budget.clientGone.reason);
+        }
+      };
+      budget.stopWaiting.addEventListener('abort', leave, { once: true });
+      run.then((r) => { done(); resolve(r); }, (e: unknown) => { done(); reject(e); });
+    });
+  }
+
+  private async start<T>(def: ProbeDefinition<T>, scope: string, key: string, cancel: AbortSignal): Promise<Run> {
     this.runCount++;
     const t0 = performance.now();
-    const startedAt = Date.now();
+    const startedAt = ++this.sequence;
     try {
-      const value = await def.run(scope);
+      const value = await withCancellation(cancel, () => def.run(scope));
       const observedAt = Date.now();
       // Newest look wins: a look that an event overtook, finishing after a newer look was
       // recorded, must not overwrite what the newer one saw.
@@ -171,12 +236,19 @@ export class ProbeRunner {
       }
       return { observedAt, value, durationMs: performance.now() - t0 };
     } catch (err) {
+      // Cancelled because every client left: not a failure of the host, nothing to record.
+      if (cancel.aborted) throw new DiscoveryError('deadline', def.name, `cancelled: ${reasonOf(cancel)}`);
       if (!(err instanceof DiscoveryError)) this.log(`probe ${def.name}(${scope}) threw unexpectedly: ${(err as Error)?.stack ?? err}`);
       const failure = toDiscoveryError(err, def.name);
       this.store.recordFailure(def.name, scope, Date.now(), failure.kind, failure.message);
       throw failure;
     }
   }
+}
+
+function reasonOf(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason.message : String(reason ?? 'aborted');
 }
 
 function iso(ms: number): string {

@@ -3,11 +3,14 @@
 // running server with --url. Both return the HTTP status and the JSON body, so callers judge
 // the answer the same way wherever it came from.
 import { loadConfig, parseDuration, settingOptions } from '../config.ts';
+import type { App } from '../server.ts';
 
 export interface GraphQLRequestBody {
   query: string;
   variables?: Record<string, unknown>;
   operationName?: string | null;
+  /** e.g. { trace: true }: every probe look in extensions.probes (check -vvv). */
+  extensions?: Record<string, unknown>;
 }
 
 export interface GraphQLResponseBody {
@@ -58,14 +61,16 @@ export function graphqlUrl(url: string): string {
   return u.toString();
 }
 
-export async function runGraphQL(target: Target, request: GraphQLRequestBody): Promise<GraphQLAnswer> {
+/** onApp: the in-process app, once made (check's deadline asks it what is still running). */
+export async function runGraphQL(target: Target, request: GraphQLRequestBody, hooks: { onApp?: (app: App) => void; signal?: AbortSignal } = {}): Promise<GraphQLAnswer> {
   const body = JSON.stringify(request);
   if (target.url) {
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' };
     if (target.token) headers.authorization = `Bearer ${target.token}`;
     let response: Response;
     try {
-      response = await fetch(graphqlUrl(target.url), { method: 'POST', headers, body, signal: AbortSignal.timeout(target.timeoutMs) });
+      const signals = [AbortSignal.timeout(target.timeoutMs), ...(hooks.signal ? [hooks.signal] : [])];
+      response = await fetch(graphqlUrl(target.url), { method: 'POST', headers, body, signal: AbortSignal.any(signals) });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new UnreachableError(`cannot reach ${target.url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
@@ -80,6 +85,7 @@ export async function runGraphQL(target: Target, request: GraphQLRequestBody): P
   const config = loadConfig(process.env, target.settings);
   const { createApp } = await import('../server.ts');
   const app = createApp(config, { log: (m) => process.stderr.write(`lbtopo: ${m}\n`) });
+  hooks.onApp?.(app);
   try {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (config.token) headers.authorization = `Bearer ${config.token}`;

@@ -15,6 +15,7 @@ import './probe.ts';
 import './problem.ts';
 import './amphora.ts';
 import './read-by.ts';
+import './host.ts';
 
 export const schema = builder.toSchema();
 

@@ -10,7 +10,9 @@ export type DiscoveryErrorKind =
   | 'parse' // the output did not have the expected shape
   | 'gone' // the object (namespace, process) vanished while we looked
   | 'invalid' // a name was refused before it reached any command
-  | 'io'; // a file could not be read
+  | 'io' // a file could not be read
+  | 'overloaded' // refused: too many commands already wait for a slot
+  | 'deadline'; // not waited for: the request's deadline came or its client went away
 
 export class DiscoveryError extends Error {
   override readonly name = 'DiscoveryError';

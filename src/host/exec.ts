@@ -2,7 +2,10 @@
 // shell), a timeout, a concurrency limit, LC_ALL=C so output does not depend on the locale, and a
 // record of each run that tests and the API read to prove what ran and what it cost.
 import { execa } from 'execa';
+import { randomBytes } from 'node:crypto';
 import { DiscoveryError } from './errors.ts';
+import { currentCancellation } from './cancellation.ts';
+import { killMarkedProcesses, outputPipesOf, RUN_MARK_VARIABLE } from './descendants.ts';
 
 export interface CommandRun {
   argv: string[];
@@ -10,6 +13,8 @@ export interface CommandRun {
   durationMs: number;
   exitCode: number | null;
   timedOut: boolean;
+  /** Pids outside the command's process group ended at its timeout (setsid, double fork). */
+  killedDescendants?: number[];
   error?: string;
 }
 
@@ -34,6 +39,8 @@ export interface CommandGatewayOptions {
   concurrency?: number;
   /** How many run records to keep (oldest dropped first). */
   keepRuns?: number;
+  /** How many commands may wait for a slot; beyond that a run is refused at once (kind 'overloaded'). */
+  queueLimit?: number;
 }
 
 type RunListener = (run: CommandRun) => void;
@@ -42,8 +49,11 @@ export class CommandGateway {
   readonly timeoutMs: number;
   readonly concurrency: number;
   private readonly keepRuns: number;
+  readonly queueLimit: number;
   private active = 0;
   private readonly waiting: Array<() => void> = [];
+  /** Runs refused because the queue was full (never decreases). */
+  queueRefusals = 0;
   private readonly listeners = new Set<RunListener>();
   /** Every run so far (bounded), oldest first. */
   readonly runs: CommandRun[] = [];
@@ -54,6 +64,12 @@ export class CommandGateway {
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.concurrency = Math.max(1, options.concurrency ?? 8);
     this.keepRuns = options.keepRuns ?? 10_000;
+    this.queueLimit = Math.max(0, options.queueLimit ?? 4096);
+  }
+
+  /** Commands waiting for a slot now. */
+  get queued(): number {
+    return this.waiting.length;
   }
 
   /** Called after each run ends; returns a function that removes the listener. */
@@ -68,38 +84,60 @@ export class CommandGateway {
    */
   async run(argv: readonly string[], options: RunOptions = {}): Promise<CommandOutput> {
     if (argv.length === 0 || !argv[0]) throw new Error('CommandGateway.run: empty argv');
-    await this.acquire();
+    // A probe run nobody waits for any more (its clients left) cancels the commands it queued.
+    const signal = options.signal ?? currentCancellation();
+    await this.acquire(argv, signal);
     const startedAt = Date.now();
     const t0 = performance.now();
     const record: CommandRun = { argv: [...argv], startedAt, durationMs: 0, exitCode: null, timedOut: false };
     this.runCount++;
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const mark = `${process.pid}-${this.runCount}-${randomBytes(6).toString('hex')}`;
     try {
       // A process group of its own, so a timeout kills the command and anything it started: a
       // grandchild holding stdout open would otherwise keep us waiting past the timeout.
       const subprocess = execa(argv[0], argv.slice(1), {
         input: options.input,
-        cancelSignal: options.signal,
+        cancelSignal: signal,
         reject: false,
         shell: false,
         detached: true,
         stripFinalNewline: false,
-        env: { LC_ALL: 'C', LANG: 'C' },
+        env: { LC_ALL: 'C', LANG: 'C', [RUN_MARK_VARIABLE]: mark },
         extendEnv: true,
         stdin: options.input === undefined ? 'ignore' : 'pipe',
         maxBuffer: 64 * 1024 * 1024,
       });
+      const pipes = outputPipesOf(subprocess.pid);
       let timedOut = false;
+      let giveUp: (() => void) | undefined;
+      const gaveUp = new Promise<null>((resolve) => { giveUp = () => resolve(null); });
+      let grace: NodeJS.Timeout | undefined;
       const timer = setTimeout(() => {
         timedOut = true;
         killGroup(subprocess.pid);
+        const killed = killMarkedProcesses(mark, pipes);
+        if (killed.length > 0) record.killedDescendants = killed;
+        // Whatever still holds the pipes (a process that cleared its environment and closed
+        // nothing we know of) no longer holds the slot: we stop waiting a second later.
+        grace = setTimeout(() => giveUp?.(), 1000);
+        grace.unref();
       }, timeoutMs);
-      const result = await subprocess.finally(() => clearTimeout(timer));
+      const settled = await Promise.race([subprocess, gaveUp]).finally(() => {
+        clearTimeout(timer);
+        clearTimeout(grace);
+      });
+      if (settled === null) {
+        subprocess.stdout?.destroy();
+        subprocess.stderr?.destroy();
+        subprocess.catch(() => {});
+      }
       record.timedOut = timedOut;
       if (timedOut) {
         record.error = `timed out after ${timeoutMs} ms`;
         throw new DiscoveryError('timeout', argv, record.error);
       }
+      const result = settled!;
       record.exitCode = result.exitCode ?? null;
       const stdout = String(result.stdout ?? '');
       const stderr = String(result.stderr ?? '');
@@ -125,12 +163,31 @@ export class CommandGateway {
     }
   }
 
-  private acquire(): Promise<void> {
+  private acquire(argv: readonly string[], signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) return Promise.reject(new DiscoveryError('failed', argv, `not started: ${abortReason(signal)}`));
     if (this.active < this.concurrency) {
       this.active++;
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.waiting.push(() => { this.active++; resolve(); }));
+    if (this.waiting.length >= this.queueLimit) {
+      this.queueRefusals++;
+      return Promise.reject(new DiscoveryError('overloaded', argv, `refused: ${this.waiting.length} commands already wait for one of ${this.concurrency} slots (LBTOPO_COMMAND_QUEUE)`));
+    }
+    return new Promise((resolve, reject) => {
+      const start = () => {
+        signal?.removeEventListener('abort', leave);
+        this.active++;
+        resolve();
+      };
+      // A caller that gives up while waiting leaves the queue: its command never starts.
+      const leave = () => {
+        const at = this.waiting.indexOf(start);
+        if (at >= 0) this.waiting.splice(at, 1);
+        reject(new DiscoveryError('failed', argv, `not started: ${abortReason(signal!)}`));
+      };
+      signal?.addEventListener('abort', leave, { once: true });
+      this.waiting.push(start);
+    });
   }
 
   private release(): void {
@@ -147,6 +204,11 @@ function killGroup(pid: number | undefined): void {
   } catch {
     // Already gone.
   }
+}
+
+function abortReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason.message : String(reason ?? 'aborted');
 }
 
 function firstLine(text: string): string {

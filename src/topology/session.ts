@@ -5,7 +5,7 @@ import DataLoader from 'dataloader';
 import { isValidNamespaceName } from '../host/names.ts';
 import { ProbeFailedError } from '../cache/runner.ts';
 import type { Config } from '../config.ts';
-import type { Observed, ProbeRunner, ProbeTraceEntry, ProbeDefinition } from '../cache/runner.ts';
+import type { Observed, ProbeRunner, ProbeTraceEntry, ProbeDefinition, WaitBudget } from '../cache/runner.ts';
 import type { HostProbes } from './probes.ts';
 
 type ProbeKey = { probe: keyof HostProbes; scope: string };
@@ -17,6 +17,8 @@ export class TopologySession {
   maxAgeMs: number | undefined;
   /** Refresh ahead by this long (the background refresher's sessions); 0 for a request. */
   aheadMs = 0;
+  /** How long the request may wait for probes (its deadline, its client): set by src/graphql/limits.ts. */
+  budget: WaitBudget | undefined;
   private readonly loader: DataLoader<ProbeKey, Observed<unknown>, string>;
   /** Probe keys this request must look at afresh whatever the TTL (a namespace made again). */
   private readonly mustLook = new Set<string>();
@@ -31,7 +33,7 @@ export class TopologySession {
     this.probes = probes;
     this.config = config;
     this.loader = new DataLoader(
-      (keys) => Promise.all(keys.map((k) => this.runner.observe(this.probes[k.probe] as ProbeDefinition<unknown>, k.scope, { maxAgeMs: this.mustLook.has(keyOf(k)) ? 0 : this.maxAgeMs, aheadMs: this.aheadMs }, this.trace).catch((e: Error) => e))),
+      (keys) => Promise.all(keys.map((k) => this.runner.observe(this.probes[k.probe] as ProbeDefinition<unknown>, k.scope, { maxAgeMs: this.mustLook.has(keyOf(k)) ? 0 : this.maxAgeMs, aheadMs: this.aheadMs, budget: this.budget }, this.trace).catch((e: Error) => e))),
       { cacheKeyFn: keyOf, batch: false },
     );
   }
