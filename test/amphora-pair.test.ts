@@ -11,7 +11,8 @@ import type { App } from '../src/server.ts';
 import { appForLab, gql } from './support.ts';
 import { readExampleQuery } from '../src/example-queries.ts';
 
-const LONG = { timeout: 5 * 60_000 };
+// The lab lock may be held by another lab for up to its 10-minute wait, then the pair takes seconds.
+const LONG = { timeout: 12 * 60_000 };
 
 let lab: Lab;
 let pair: LabAmphoraPair;
