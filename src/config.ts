@@ -3,10 +3,11 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { isValidOvsdbTarget } from './host/ovs.ts';
+import { isValidNamespaceName } from './host/names.ts';
 import type { OvsdbSslFiles } from './host/ovs.ts';
 
 /** `cloud`: the control-plane lists (Neutron ports, Octavia objects), when a cloud is configured. */
-export const PROBE_NAMES = ['lbaas', 'netns', 'proc', 'ip', 'ovs', 'stats', 'cloud'] as const;
+export const PROBE_NAMES = ['lbaas', 'netns', 'proc', 'ip', 'ovs', 'stats', 'amphora', 'rule', 'cloud'] as const;
 export type ProbeName = (typeof PROBE_NAMES)[number];
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -35,6 +36,12 @@ export interface Config {
   cloudTimeoutMs: number;
   /** How long the host and the API must disagree on a status before OPERATING_STATUS_DRIFT (two heartbeats). */
   cloudStatusGraceMs: number;
+  /** The namespace an amphora runs haproxy and keepalived in (Octavia: amphora-haproxy). */
+  amphoraNamespace: string;
+  /** The amphora agent's config (amphora id, topology, health-manager targets, cert paths). */
+  amphoraAgentConfig: string;
+  /** CERT_EXPIRING fires when a certificate expires within this many days. */
+  certWarningDays: number;
   /** This host's name in the fleet (LBTOPO_HOST, default the hostname); also its PostgreSQL login role. */
   host: string;
   /** PostgreSQL URL the host pushes its facts to (and `fleet serve` reads); null: no fleet. */
@@ -104,6 +111,9 @@ export const SETTINGS = [
   { env: 'LBTOPO_CLOUD_TIMEOUT', flag: 'cloud-timeout', default: '3s', help: 'deadline of each Keystone, Neutron or Octavia call' },
   { env: 'LBTOPO_CLOUD_STATUS_GRACE', flag: 'cloud-status-grace', default: '20s', help: 'how long host and API must disagree on a status before OPERATING_STATUS_DRIFT' },
   { env: 'LBTOPO_HOST', flag: 'host', default: '', help: "this host's name in the fleet and its PostgreSQL role, and as Neutron knows it (binding:host_id) (empty: the hostname)" },
+  { env: 'LBTOPO_AMPHORA_NAMESPACE', flag: 'amphora-namespace', default: 'amphora-haproxy', help: 'namespace an Octavia amphora runs haproxy and keepalived in' },
+  { env: 'LBTOPO_AMPHORA_AGENT_CONF', flag: 'amphora-agent-conf', default: '/etc/octavia/amphora-agent.conf', help: 'the amphora agent config (amphora id, topology, health-manager targets, certs)' },
+  { env: 'LBTOPO_CERT_WARNING_DAYS', flag: 'cert-warning-days', default: '14', help: 'CERT_EXPIRING when an amphora certificate expires within this many days' },
   { env: 'LBTOPO_FLEET_DB', flag: 'fleet-db', default: '', help: 'PostgreSQL URL to push facts to (serve) or read them from (fleet serve); sslmode, sslcert, sslkey, sslrootcert in the URL' },
   { env: 'LBTOPO_FLEET_INTERVAL', flag: 'fleet-interval', default: '30s', help: 'heartbeat push interval; three without a push make a host stale' },
   { env: 'LBTOPO_FLEET_SCRAPE_URL', flag: 'fleet-scrape-url', default: '', help: "where Prometheus scrapes this host's /metrics, for the fleet's http_sd (empty: from LBTOPO_LISTEN)" },
@@ -249,6 +259,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     LBTOPO_CLOUD: z.string().refine((s) => s === '' || /^[A-Za-z0-9_.@-]{1,128}$/.test(s), 'LBTOPO_CLOUD must be a clouds.yaml cloud name (letters, digits, _ . @ -)'),
     LBTOPO_CLOUD_TIMEOUT: duration('LBTOPO_CLOUD_TIMEOUT').refine((ms) => ms >= 100, 'LBTOPO_CLOUD_TIMEOUT must be at least 100ms'),
     LBTOPO_CLOUD_STATUS_GRACE: duration('LBTOPO_CLOUD_STATUS_GRACE'),
+    LBTOPO_AMPHORA_NAMESPACE: z.string().refine(isValidNamespaceName, { error: (issue) => `LBTOPO_AMPHORA_NAMESPACE: ${JSON.stringify(issue.input)} is not a namespace name` }),
+    LBTOPO_AMPHORA_AGENT_CONF: absolutePathOrRelative('LBTOPO_AMPHORA_AGENT_CONF'),
+    LBTOPO_CERT_WARNING_DAYS: z.coerce.number({ error: 'LBTOPO_CERT_WARNING_DAYS must be a number of days' }).int('LBTOPO_CERT_WARNING_DAYS must be a whole number of days').min(0).max(3650),
     LBTOPO_HOST: z.string().refine((h) => h === '' || HOST_NAME.test(h), {
       error: (issue) => `LBTOPO_HOST: ${JSON.stringify(issue.input)} is not a host name (letters, digits, '.', '_', '-'; at most 63; it is also a PostgreSQL role name)`,
     }),
@@ -313,6 +326,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     cloud: v.LBTOPO_CLOUD || env.OS_CLOUD || null,
     cloudTimeoutMs: v.LBTOPO_CLOUD_TIMEOUT,
     cloudStatusGraceMs: v.LBTOPO_CLOUD_STATUS_GRACE,
+    amphoraNamespace: v.LBTOPO_AMPHORA_NAMESPACE,
+    amphoraAgentConfig: v.LBTOPO_AMPHORA_AGENT_CONF,
+    certWarningDays: v.LBTOPO_CERT_WARNING_DAYS,
     host: v.LBTOPO_HOST === '' ? defaultHostName() : v.LBTOPO_HOST,
     fleetDb: v.LBTOPO_FLEET_DB === '' ? null : v.LBTOPO_FLEET_DB,
     fleetIntervalMs: v.LBTOPO_FLEET_INTERVAL,

@@ -20,6 +20,8 @@ import { statsIndex } from './topology/indexes.ts';
 import { diagnoseHost } from './diagnose/diagnose.ts';
 import { PROBLEM_CODE_NAMES, PROBLEM_CODES } from './diagnose/codes.ts';
 import type { ProblemCode } from './diagnose/codes.ts';
+import { fillOctaviaStatus, OCTAVIA_STATUS_HELP, scrapeOctavia } from './amphora-metrics.ts';
+import type { OctaviaSample } from './amphora-metrics.ts';
 
 interface MemberSample {
   id: string;
@@ -59,6 +61,8 @@ interface PoolSample {
 
 interface Scrape {
   pools: PoolSample[] | null;
+  /** Octavia load balancers here and the statuses Octavia will compute (amphora-metrics.ts). */
+  octavia: OctaviaSample[];
   problems: Map<ProblemCode, number>;
   durationSeconds: number;
 }
@@ -111,7 +115,8 @@ async function scrapeHost(session: TopologySession): Promise<Scrape> {
     : null;
   const counts = new Map<ProblemCode, number>(PROBLEM_CODE_NAMES.map((c) => [c, 0]));
   for (const p of await diagnoseHost(session)) counts.set(p.code, (counts.get(p.code) ?? 0) + 1);
-  return { pools: samples, problems: counts, durationSeconds: (performance.now() - t0) / 1000 };
+  const octavia = await scrapeOctavia(session, pools ?? []);
+  return { pools: samples, octavia, problems: counts, durationSeconds: (performance.now() - t0) / 1000 };
 }
 
 /** The yoga plugin serving /metrics (behind the bearer token like every path but /health). */
@@ -233,6 +238,7 @@ export function useMetrics(runner: ProbeRunner, newSession: () => TopologySessio
   gauge('lbtopo_problems', 'Problems on the host by code and severity (every code is listed, 0 when absent).', ['code', 'severity'], (g, s) => {
     for (const [code, n] of s.problems) g.set({ code, severity: PROBLEM_CODES[code].severity }, n);
   });
+  gauge('lbtopo_octavia_operating_status', OCTAVIA_STATUS_HELP, ['load_balancer', 'kind', 'id', 'status'], (g, s) => fillOctaviaStatus(g, s.octavia));
   gauge('lbtopo_scrape_duration_seconds', 'Time to look at the host for this scrape.', [], (g, s) => g.set(s.durationSeconds));
 
   // The process: CPU, memory, file descriptors, event loop lag, GC (prom-client's collectors).

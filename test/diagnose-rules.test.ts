@@ -160,6 +160,11 @@ function healthy(overrides: { deployment?: Partial<LbaasDeployment> } = {}): Dia
   const d = deployment(overrides.deployment);
   const pools = poolsFromDeployments([d]);
   return {
+    amphora: null,
+    rules: new Map(),
+    haproxyHistory: new Map(),
+    now: Date.now(),
+    certWarningDays: 14,
     deployments: [d],
     allPools: pools,
     pools,
@@ -449,6 +454,8 @@ function fakeSession(host: FakeHost, store = new ObservationStore(':memory:')): 
       return host.ovsSnapshot;
     }),
     stats: def('stats', () => stats('UP', 'UP')),
+    amphora: def('amphora', () => ({ octaviaDir: '/nonexistent', namespace: 'amphora-haproxy', keepalived: null, agent: null, agentError: null, certificates: [], lvs: [] })),
+    rule: def('rule', () => []),
   };
   return new TopologySession(new ProbeRunner(store, () => {}), probes, config);
 }

@@ -96,6 +96,19 @@ test('the pool trace of the amphora pool', async () => {
   assert.deepEqual(pool.problems.map((p: { code: string }) => p.code), ['MEMBER_DOWN']);
 });
 
+test('the SINGLE amphora has its policy routing; losing the `from VIP lookup 1` rule is POLICY_ROUTE_MISSING', async () => {
+  const res = await gql(app, '{ amphora(maxAge: 0) { topology role } }');
+  assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+  assert.deepEqual(res.data.amphora, { topology: 'SINGLE', role: 'SINGLE' });
+  await lab.injectFault(amphora.poolId, 'policy-rule-removed');
+  const after = await gql(app, `{ pool(id: "${amphora.poolId}", maxAge: 0) { problems { code severity message } } }`);
+  assert.equal(after.errors, undefined, JSON.stringify(after.errors));
+  const missing = after.data.pool.problems.find((p: { code: string }) => p.code === 'POLICY_ROUTE_MISSING');
+  assert.ok(missing, JSON.stringify(after.data.pool.problems));
+  assert.equal(missing.severity, 'CRITICAL');
+  assert.match(missing.message, new RegExp(`a SINGLE amphora lacks its VIP policy routing \\(rule "from ${amphora.vip.replace(/\./g, '\\.')} lookup 1" missing`));
+});
+
 test('kill-haproxy on the amphora: pools(where: { haproxy: MISSING }) lists it, with HAPROXY_MISSING', async () => {
   const pid = lab.haproxyPid(amphora.poolId);
   assert.ok(pid);

@@ -120,6 +120,14 @@ const PLACE: Record<ProblemCode, NodeKind> = {
   MEMBER_SET_DRIFT: 'members',
   PORT_BINDING_DRIFT: 'tap',
   OPERATING_STATUS_DRIFT: 'member',
+  // Amphora codes: the VRRP interface is the pool's tap node, keepalived and certs concern the pool.
+  KEEPALIVED_DOWN: 'pool',
+  POLICY_ROUTE_MISSING: 'routes',
+  LISTENER_COUNT_MISMATCH: 'haproxy',
+  HAPROXY_RESTARTING: 'haproxy',
+  LOOPBACK_DOWN: 'namespace',
+  HM_TARGETS_INVALID: 'pool',
+  CERT_EXPIRING: 'pool',
 };
 
 export interface TraceNode {

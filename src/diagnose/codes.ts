@@ -48,6 +48,16 @@
 // | MEMBER_SET_DRIFT          | WARNING  | cloud            |
 // | PORT_BINDING_DRIFT        | WARNING  | cloud netns ip   |
 // | OPERATING_STATUS_DRIFT    | WARNING  | cloud stats      |
+// Amphora codes (amphora-rules.ts):
+// | KEEPALIVED_DOWN           | CRITICAL | amphora proc     |
+// | POLICY_ROUTE_MISSING      | CRITICAL | amphora proc netns ip rule |
+// | LISTENER_COUNT_MISMATCH   | WARNING  | proc stats       |
+// | HAPROXY_RESTARTING        | WARNING  | proc (history)   |
+// | LOOPBACK_DOWN             | WARNING  | netns ip         |
+// | HM_TARGETS_INVALID        | WARNING  | amphora          |
+// | CERT_EXPIRING             | WARNING  | amphora          |
+// KEEPALIVED_DOWN is CRITICAL although the VIP may still answer: the health sender stops the
+// heartbeat, so Octavia fails the amphora over within about 60 s, and the VIP cannot move meanwhile.
 import type { ProbeName } from '../config.ts';
 
 export const SEVERITIES = ['CRITICAL', 'WARNING', 'INFO'] as const;
@@ -92,6 +102,13 @@ export const PROBLEM_CODES = {
   MEMBER_SET_DRIFT: { severity: 'WARNING', needs: ['cloud'], perPool: true, meaning: "The haproxy config's members differ from the API's (by id, address or port): a configuration push was missed." },
   PORT_BINDING_DRIFT: { severity: 'WARNING', needs: ['cloud', 'netns', 'ip'], perPool: true, meaning: "A VIP tap plugged here whose Neutron port is bound to another host, failed to bind, or is admin-down (Octavia's placeholder VIP port is admin-down by design and is not reported)." },
   OPERATING_STATUS_DRIFT: { severity: 'WARNING', needs: ['cloud', 'stats'], perPool: true, meaning: "A member's status as haproxy reports it, mapped the way Octavia maps it, differs from the API's, and both have held longer than LBTOPO_CLOUD_STATUS_GRACE: the status reports are not reaching the API." },
+  KEEPALIVED_DOWN: { severity: 'CRITICAL', needs: ['amphora', 'proc'], perPool: true, meaning: "An ACTIVE_STANDBY amphora's keepalived config is present but keepalived does not run: the VIP cannot move, and the amphora sends no heartbeat, so Octavia fails it over within about 60 s." },
+  POLICY_ROUTE_MISSING: { severity: 'CRITICAL', needs: ['amphora', 'proc', 'netns', 'ip', 'rule'], perPool: true, meaning: "On a MASTER or SINGLE amphora the `from VIP lookup 1` rule or policy table 1's default route is missing: replies from the VIP to clients outside its subnet are lost." },
+  LISTENER_COUNT_MISMATCH: { severity: 'WARNING', needs: ['proc', 'stats'], perPool: true, meaning: "The haproxy config has another number of listeners (frontends) than haproxy reports FRONTEND rows: the health manager ignores such heartbeats and fails the amphora over." },
+  HAPROXY_RESTARTING: { severity: 'WARNING', needs: ['proc'], perPool: true, meaning: "An amphora's haproxy keeps being restarted (its master or daemon process changed 3 times within 10 minutes in the /proc history; reloads keep the master): a crash loop behind Restart=always." },
+  LOOPBACK_DOWN: { severity: 'WARNING', needs: ['netns', 'ip'], perPool: true, meaning: "lo is down in an amphora's namespace: old haproxy workers cannot finish and linger after reloads, and memory grows." },
+  HM_TARGETS_INVALID: { severity: 'WARNING', needs: ['amphora'], perPool: false, meaning: "amphora-agent.conf's [health_manager] controller_ip_port_list is empty or has an entry that is not ip:port: heartbeats reach no health manager, so Octavia shows the load balancer OFFLINE and never fails it over." },
+  CERT_EXPIRING: { severity: 'WARNING', needs: ['amphora'], perPool: false, meaning: "The amphora agent's certificate or a TLS listener's PEM expires within LBTOPO_CERT_WARNING_DAYS (or has expired): the controller can no longer talk to the agent, or clients get an expired certificate." },
   ORPHAN_OVS_PORT: { severity: 'INFO', needs: ['ovs'], perPool: false, meaning: "An OVS port whose device does not exist (ofport -1, error set) and that is no pool's VIP tap: a leftover of a deleted port." },
 } as const satisfies Record<string, ProblemCodeSpec>;
 

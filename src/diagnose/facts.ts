@@ -17,6 +17,10 @@ import type { StatsObservation } from '../topology/probes.ts';
 import { poolsOf } from '../topology/pools.ts';
 import type { PoolRecord } from '../topology/pools.ts';
 import { PROBLEM_CODES } from './codes.ts';
+import type { AmphoraState } from '../host/amphora-state.ts';
+import type { IpRule } from '../host/ip-rules.ts';
+import type { HaproxyPeriod } from '../topology/queries.ts';
+import { gatherAmphoraFacts } from './amphora-facts.ts';
 import type { ProblemCode } from './codes.ts';
 import { gatherCloudFacts } from './cloud-facts.ts';
 import type { CloudFacts } from './cloud-facts.ts';
@@ -52,11 +56,23 @@ export interface DiagnosisFacts {
   stats: ReadonlyMap<string, StatsObservation>;
   /** What the cloud says (null: no cloud configured, or no cloud code asked). */
   cloud?: CloudFacts | null;
+  /** The amphora's keepalived, agent and certificate files; null when not needed or not read. */
+  amphora: AmphoraState | null;
+  /** Namespace -> its `ip rule` list (amphora namespaces only). */
+  rules: ReadonlyMap<string, IpRule[]>;
+  /** Config path -> haproxy history, newest first (for HAPROXY_RESTARTING). */
+  haproxyHistory: ReadonlyMap<string, Array<Pick<HaproxyPeriod, 'from' | 'to' | 'processes'>>>;
+  /** When the facts were gathered (epoch ms), for certificate expiry. */
+  now: number;
+  certWarningDays: number;
   gaps: ProbeGap[];
 }
 
 export function emptyFacts(overrides: Partial<DiagnosisFacts> = {}): DiagnosisFacts {
-  return { deployments: [], allPools: [], pools: [], namespaces: null, processes: null, networks: new Map(), ovs: null, stats: new Map(), cloud: null, gaps: [], ...overrides };
+  return {
+    deployments: [], allPools: [], pools: [], namespaces: null, processes: null, networks: new Map(), ovs: null, stats: new Map(), cloud: null,
+    amphora: null, rules: new Map(), haproxyHistory: new Map(), now: Date.now(), certWarningDays: 14, gaps: [], ...overrides,
+  };
 }
 
 export function probesNeededBy(codes: Iterable<ProblemCode>): Set<ProbeName> {
@@ -130,5 +146,6 @@ export async function gatherFacts(session: TopologySession, request: GatherReque
 
   const stats = new Map<string, StatsObservation>();
   for (const [socket, answer] of statsAnswers) if (answer) stats.set(socket, answer);
-  return { deployments, allPools, pools, namespaces: namespaceList, processes, networks, ovs, stats, cloud: await cloudFacts, gaps };
+  const facts = { ...emptyFacts(), deployments, allPools, pools, namespaces: namespaceList, processes, networks, ovs, stats, cloud: await cloudFacts, gaps, certWarningDays: session.config.certWarningDays };
+  return gatherAmphoraFacts(session, request.codes, facts, read);
 }

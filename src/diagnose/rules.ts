@@ -27,6 +27,7 @@ import { ifaceIdOf, isOnDeadVlan, ovsPortOfDevice, portPrefixOfDevice, tapNameOf
 import { compareProblems, makeProblem, PROBLEM_CODE_NAMES, PROBLEM_CODES } from './codes.ts';
 import type { Problem, ProblemCode } from './codes.ts';
 import { ovsPortInError } from './facts.ts';
+import { amphoraNetworkRules, amphoraPoolRules, hostAmphoraRules } from './amphora-rules.ts';
 import { deploymentConfigShapeRules, pidFileRules, poolConfigShapeRules } from './config-rules.ts';
 import { interfaceIndex, namespaceIndex, processIndex, statsIndex } from '../topology/indexes.ts';
 import type { DiagnosisFacts, ProbeGap } from './facts.ts';
@@ -184,11 +185,11 @@ export function configRules(pool: PoolRecord): Problem[] {
 }
 
 /** The default route of the VIP's family; blackhole, unreachable and prohibit defaults do not count. */
-function hasDefaultRoute(net: NamespaceNetwork, family: 'inet' | 'inet6'): boolean {
+export function hasDefaultRoute(net: NamespaceNetwork, family: 'inet' | 'inet6'): boolean {
   return net.routes.some((r) => r.destination === 'default' && r.family === family && (r.type === null || r.type === 'unicast'));
 }
 
-function interfaceIsDown(i: Interface): { adminDown: boolean; noCarrier: boolean } {
+export function interfaceIsDown(i: Interface): { adminDown: boolean; noCarrier: boolean } {
   const adminDown = !i.flags.includes('UP');
   const noCarrier = !adminDown && (i.flags.includes('NO-CARRIER') || i.operState === 'DOWN' || i.operState === 'LOWERLAYERDOWN');
   return { adminDown, noCarrier };
@@ -354,14 +355,17 @@ export function memberRules(pool: PoolRecord, facts: DiagnosisFacts): Problem[] 
 }
 
 export function poolProblems(pool: PoolRecord, facts: DiagnosisFacts): Problem[] {
+  // An amphora's VIP interface is its VRRP interface and what must be on it depends on its role.
+  const network = pool.layout === 'octavia' ? amphoraNetworkRules(pool, facts) : networkRules(pool, facts);
   return [
     ...namespaceRules(pool, facts),
     ...configRules(pool),
     ...poolConfigShapeRules(pool),
     ...pidFileRules(pool),
     ...haproxyRules(pool, facts),
-    ...networkRules(pool, facts),
+    ...network,
     ...memberRules(pool, facts),
+    ...amphoraPoolRules(pool, facts),
   ];
 }
 
@@ -426,6 +430,8 @@ const PROBE_HINTS: Record<ProbeGap['probe'], string> = {
   ovs: 'Check that ovs-vsctl is installed, that ovsdb-server runs, and that LBTOPO_OVSDB points at it.',
   stats: 'Check the stats socket.',
   cloud: 'Check that the cloud named by LBTOPO_CLOUD answers from this host: clouds.yaml, Keystone (auth_url, credentials) and the network and load-balancer endpoints of its catalog.',
+  amphora: 'Check that LBTOPO_OCTAVIA_DIR and LBTOPO_AMPHORA_AGENT_CONF are readable.',
+  rule: 'Check that ip (iproute2) is installed and that the namespace still exists.',
 };
 
 /** The codes that could not be judged because this probe was missing. */
@@ -452,7 +458,8 @@ export function gapProblem(gap: ProbeGap, codes: ReadonlySet<ProblemCode>, links
 
 /** Whether a gap concerns a pool: host-wide probes concern every pool, ip and stats only their own. */
 export function gapConcernsPool(gap: ProbeGap, pool: PoolRecord): boolean {
-  if (gap.probe === 'ip') return gap.scope === pool.namespaceName;
+  if (gap.probe === 'ip' || gap.probe === 'rule') return gap.scope === pool.namespaceName;
+  if (gap.probe === 'amphora') return pool.layout === 'octavia';
   if (gap.probe === 'stats') return gap.scope === pool.deployment.socketPath;
   if (gap.probe === 'cloud') return pool.layout !== 'v1';
   return true;
@@ -481,6 +488,7 @@ export function judge(facts: DiagnosisFacts, codes: ReadonlySet<ProblemCode>, op
   if (codes.has('ORPHAN_NAMESPACE')) found.push(...orphanNamespaceRules(facts));
   if (codes.has('ORPHAN_OVS_PORT')) found.push(...orphanOvsPortRules(facts));
   if ([...codes].some((c) => CLOUD_CODES.has(c))) found.push(...cloudProblems(facts, codes.has('MISSING_ON_HOST')));
+  if (!options.pool && !options.namespace) found.push(...hostAmphoraRules(facts));
   const out = found.filter((p) => codes.has(p.code));
   for (const gap of facts.gaps) {
     if (options.pool) {

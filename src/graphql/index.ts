@@ -18,6 +18,7 @@ import './cloud-port.ts';
 import './cloud-listener.ts';
 import './cloud-load-balancer.ts';
 import './cloud-pool.ts';
+import './amphora.ts';
 import './read-by.ts';
 import './host.ts';
 

@@ -12,13 +12,15 @@ const ProbeNameEnum = builder.enumType('ProbeName', {
     OVS: { value: 'ovs', description: 'One ovs-vsctl transaction over Bridge, Port and Interface.' },
     STATS: { value: 'stats', description: 'One haproxy stats socket conversation per pool socket.' },
     CLOUD: { value: 'cloud', description: 'The cloud (LBTOPO_CLOUD): one Neutron or Octavia list call per resource type, and the status tree of each load balancer deployed here. Nothing without a cloud.' },
+    AMPHORA: { value: 'amphora', description: "An amphora's keepalived, agent, certificate and LVS files (files only)." },
+    RULE: { value: 'rule', description: '`ip rule` (both families) of an amphora namespace.' },
   } as const,
 });
 
 const ProbeRunRef = builder.objectRef<ProbeTraceEntry>('ProbeRun').implement({
   description: 'One look at the host made (or served from the cache) for a request.',
   fields: (t) => ({
-    probe: t.exposeString('probe', { description: 'Probe name (lbaas, netns, proc, ip, ovs, stats).' }),
+    probe: t.exposeString('probe', { description: 'Probe name (lbaas, netns, proc, ip, ovs, stats, amphora, rule).' }),
     scope: t.exposeString('scope', { description: 'What it looked at: a namespace, an OVSDB target, a socket path; empty for host-wide probes.' }),
     source: t.exposeString('source', { description: 'ran, shared (joined a run in progress), cache, stale (the run failed; last good observation served) or failed.' }),
     durationMs: t.exposeFloat('durationMs', { description: 'How long it took.' }),

@@ -50,6 +50,8 @@ export interface LbaasStateDirs {
   lbaasDir?: string | null;
   /** Octavia `[haproxy_amphora] base_path`, normally /var/lib/octavia. */
   octaviaDir?: string | null;
+  /** The namespace Octavia deployments run in (default amphora-haproxy). */
+  amphoraNamespace?: string;
   /**
    * Dirs that must exist (set explicitly): a missing one is a failed look ('not-found'), never an
    * empty list. When none is required, at least one of the dirs must exist.
@@ -169,7 +171,7 @@ export async function listLbaasDeployments(dirs: LbaasStateDirs): Promise<LbaasD
             configPath: join(stateDir, 'haproxy.cfg'),
             pidPath: join(stateDir, `${lbId}.pid`),
             socketPath: join(octaviaDir, `${lbId}.sock`),
-            namespace: AMPHORA_NAMESPACE,
+            namespace: dirs.amphoraNamespace ?? AMPHORA_NAMESPACE,
           },
           userGroupPath,
         ),

@@ -46,8 +46,9 @@ const PREFIXED_KINDS = ['qlbaas', 'qrouter', 'qdhcp', 'snat', 'fip', 'ovnmeta'] 
  * 'other' would lose that); the uuid is given only when the tail is a valid UUID, so callers can
  * trust it as an id to look up. `amphora-haproxy` is an exact name; anything else is 'other'.
  */
-export function classifyNamespace(name: string): NamespaceClassification {
-  if (name === 'amphora-haproxy') return { kind: 'amphora-haproxy', uuid: null };
+export function classifyNamespace(name: string, amphoraNamespace = 'amphora-haproxy'): NamespaceClassification {
+  // The amphora namespace's name is configurable (LBTOPO_AMPHORA_NAMESPACE), e.g. for a lab pair.
+  if (name === 'amphora-haproxy' || name === amphoraNamespace) return { kind: 'amphora-haproxy', uuid: null };
   for (const prefix of PREFIXED_KINDS) {
     if (name.startsWith(`${prefix}-`)) {
       const tail = name.slice(prefix.length + 1);
@@ -64,7 +65,7 @@ export function classifyNamespace(name: string): NamespaceClassification {
  * removed (or a leftover of a crash), not a namespace one can enter. An entry that vanishes between
  * readdir and stat is skipped too. A missing directory means no namespace was ever named: [].
  */
-export async function listNamespaces(netnsDir: string = DEFAULT_NETNS_DIR): Promise<NamedNamespace[]> {
+export async function listNamespaces(netnsDir: string = DEFAULT_NETNS_DIR, amphoraNamespace?: string): Promise<NamedNamespace[]> {
   let entries: string[];
   try {
     entries = await readdir(netnsDir);
@@ -89,7 +90,7 @@ export async function listNamespaces(netnsDir: string = DEFAULT_NETNS_DIR): Prom
       // A mounted namespace shows the nsfs inode through the bind mount; a plain file shows the
       // inode of the directory's own filesystem (ext4/tmpfs here), whose st_dev differs.
       if (!info.isFile() || info.dev !== nsfsDev) return null;
-      return { name, path, inode: info.ino, dev: info.dev, ...classifyNamespace(name) };
+      return { name, path, inode: info.ino, dev: info.dev, ...classifyNamespace(name, amphoraNamespace) };
     }),
   );
   return found.filter((ns): ns is NamedNamespace => ns !== null);

@@ -5,13 +5,15 @@ import { pathToFileURL } from 'node:url';
 import { DEFAULT_BASE_DIR, isPoolFault, labDown, labDownAll, labUp, POOL_FAULTS, type Lab, type PoolFault } from './lab.ts';
 
 const USAGE = `usage:
-  lbtopo lab up [--pools N] [--v2 N] [--octavia 0|1] [--fault POOLINDEX:FAULT ...] [--orphans] [--dir BASE] [--no-wait]
+  lbtopo lab up [--pools N] [--v2 N] [--octavia 0|1] [--amphora-pair] [--fault POOLINDEX:FAULT ...] [--orphans] [--dir BASE] [--no-wait]
   lbtopo lab down [DIR | --all] [--dir BASE]
 
   up     builds a lab (default 3 v1 pools, 1 v2 load balancer, no Octavia amphora) under BASE
          (default ${DEFAULT_BASE_DIR}), prints its dir, the LBTOPO_* settings that point lbtopo at it
          and its pools (v1 first, then v2, then Octavia); the lab stays up. --octavia 1 adds one
-         amphora load balancer (namespace amphora-haproxy, VIP on eth1); at most one fits a host
+         amphora load balancer (namespace amphora-haproxy, VIP on eth1); at most one fits a host.
+         --amphora-pair adds an ACTIVE_STANDBY pair with real keepalived (namespaces lbta-<lab>-0/1);
+         the settings printed for each amphora point one lbtopo at it
   down   undoes the lab in DIR, or every lab under BASE with --all
   faults: ${POOL_FAULTS.join(', ')}
 `;
@@ -67,6 +69,7 @@ async function up(args: string[]): Promise<number> {
       octavia: { type: 'string' },
       fault: { type: 'string', multiple: true },
       orphans: { type: 'boolean' },
+      'amphora-pair': { type: 'boolean' },
       dir: { type: 'string' },
       'no-wait': { type: 'boolean' },
     },
@@ -86,6 +89,7 @@ async function up(args: string[]): Promise<number> {
     v1Pools,
     v2LoadBalancers,
     octaviaLoadBalancers,
+    amphoraPair: values['amphora-pair'] ?? false,
     ...(values.dir === undefined ? {} : { baseDir: values.dir }),
     waitForHealth: !values['no-wait'],
     outliveProcess: true,
@@ -140,6 +144,10 @@ export function describeLab(lab: Lab): string {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const format = (row: string[]): string => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
   lines.push(format(header), ...rows.map(format));
+  for (const amp of lab.amphoraPair?.amphorae ?? []) {
+    const env = Object.entries(lab.amphoraEnv(amp.index)).filter(([key]) => key.startsWith('LBTOPO_AMPHORA') || key === 'LBTOPO_OCTAVIA_DIR');
+    lines.push('', `amphora ${amp.index} (${amp.role}, VRRP ${amp.vrrpIp}, VIP ${lab.amphoraPair!.vip}): ${env.map(([key, value]) => `${key}=${value}`).join(' ')}`);
+  }
   if (lab.orphanNamespaces.length > 0 || lab.orphanOvsPorts.length > 0) lines.push('');
   if (lab.orphanNamespaces.length > 0) lines.push(`orphan namespaces: ${lab.orphanNamespaces.join(' ')}`);
   if (lab.orphanOvsPorts.length > 0) lines.push(`orphan OVS ports: ${lab.orphanOvsPorts.join(' ')}`);

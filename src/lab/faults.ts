@@ -150,6 +150,11 @@ const FAULTS: Record<PoolFault, FaultAction> = {
     });
   },
 
+  // An amphora's `from VIP lookup 1` rule lost (amphora-interface wrote it; nothing re-adds it).
+  async 'policy-rule-removed'(_state, pool) {
+    await ipIn(pool.namespace, ['rule', 'del', 'from', `${pool.vip}/32`, 'table', '1', 'priority', '100']);
+  },
+
   // The members stop answering this pool only: the answering member namespace drops its replies to
   // this VIP (a blackhole route), so checks time out; the config and haproxy stay as they are.
   async 'members-down'(state, pool) {

@@ -13,6 +13,7 @@ import { basename, join, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import { mapLimit, run, sleep, tryRun, waitFor } from './exec.ts';
 import { injectPoolFault } from './faults.ts';
+import { amphoraEnv, amphoraHoldsVip, buildAmphoraPair, injectAmphoraFault, planAmphoraPair, type AmphoraFault, type LabAmphora, type LabAmphoraPair } from './amphora-pair.ts';
 import { octaviaConfig, showStat, startHaproxy, v1Config, v2Config, type StatRow } from './haproxy.ts';
 import { acquireLabLock, clearLockOwner, killOrphanHolderChild, readLabLockOwner, stopHolder, type HeldLabLock } from './lock.ts';
 import { addUnique, saveManifest, type LabManifest, type LabProcessRecord } from './manifest.ts';
@@ -39,6 +40,7 @@ import { labDirsUnder, teardownLab } from './teardown.ts';
 import type { Lab, LabOptions, LabPool, PoolFault } from './types.ts';
 
 export type { Lab, LabMember, LabOptions, LabPool, PoolFault } from './types.ts';
+export type { AmphoraFault, LabAmphora, LabAmphoraPair } from './amphora-pair.ts';
 export { POOL_FAULTS, isPoolFault } from './types.ts';
 export { DEFAULT_BASE_DIR } from './plan.ts';
 
@@ -98,7 +100,7 @@ export async function labUp(options: LabOptions = {}): Promise<Lab> {
     if (octaviaCount > 0) assertAmphoraNamespaceFree();
     // The lock names the dir before the dir exists: whoever takes the lock after a crash finds it.
     lock.record({ ownerPid: process.pid, dir, outliveProcess });
-    const handle = await buildLab({ id, dir, v1Count, v2Count, octaviaCount, outliveProcess, lock });
+    const handle = await buildLab({ id, dir, v1Count, v2Count, octaviaCount, amphoraPair: options.amphoraPair ?? false, outliveProcess, lock });
     if (options.waitForHealth ?? true) await waitForHealth(handle.pools, handle.state, 20_000 + 200 * handle.pools.length);
     return handle;
   } catch (error) {
@@ -168,6 +170,7 @@ interface BuildInput {
   v1Count: number;
   v2Count: number;
   octaviaCount: number;
+  amphoraPair: boolean;
   outliveProcess: boolean;
   lock: HeldLabLock;
 }
@@ -302,6 +305,13 @@ async function buildLab(input: BuildInput): Promise<LabHandle> {
   });
   state.save();
   timing(`haproxy start x${pools.length}`, phase);
+  if (input.amphoraPair) {
+    phase = Date.now();
+    manifest.amphoraPair = planAmphoraPair(id, dir, macs);
+    state.save();
+    await buildAmphoraPair(state, manifest.amphoraPair);
+    timing('amphora pair', phase);
+  }
   timing('build', buildStartedAt);
   return handle;
 }
@@ -480,6 +490,31 @@ class LabHandle implements Lab {
       return row && row.ofport === -1 && typeof row.error === 'string' ? true : undefined;
     });
     return port.name;
+  }
+
+  get amphoraPair(): LabAmphoraPair | null {
+    return this.state.manifest.amphoraPair ?? null;
+  }
+
+  private amphora(index: number): { pair: LabAmphoraPair; amp: LabAmphora } {
+    const pair = this.amphoraPair;
+    const amp = pair?.amphorae[index];
+    if (!pair || !amp) throw new Error(`lab ${this.id} has no amphora ${index} (start it with amphoraPair: true)`);
+    return { pair, amp };
+  }
+
+  amphoraEnv(index: number): Record<string, string> {
+    return { ...this.env(), ...amphoraEnv(this.amphora(index).amp) };
+  }
+
+  async injectAmphoraFault(index: number, fault: AmphoraFault): Promise<void> {
+    this.assertUp();
+    const { pair, amp } = this.amphora(index);
+    await injectAmphoraFault(this.state, pair, amp, fault);
+  }
+
+  amphoraHoldsVip(index: number): Promise<boolean> {
+    return amphoraHoldsVip(this.amphora(index).amp);
   }
 
   haproxyPid(poolId: string): number | null {

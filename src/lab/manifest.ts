@@ -5,6 +5,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabPool, PoolFault } from './types.ts';
+import type { AmphoraFault, LabAmphoraPair } from './amphora-pair.ts';
 
 export type LabProcessRole =
   | 'ovsdb-server'
@@ -12,6 +13,7 @@ export type LabProcessRole =
   | 'haproxy'
   | 'haproxy-extra'
   | 'member-http'
+  | 'keepalived'
   | 'lock-holder';
 
 export interface LabProcessRecord {
@@ -27,8 +29,9 @@ export interface LabProcessRecord {
 }
 
 export interface LabFaultRecord {
+  /** The pool id, or amphora-<n> for a fault of the amphora pair. */
   poolId: string;
-  fault: PoolFault;
+  fault: PoolFault | AmphoraFault;
   at: string;
 }
 
@@ -58,6 +61,8 @@ export interface LabManifest {
   orphanNamespaces: string[];
   orphanOvsPorts: string[];
   faults: LabFaultRecord[];
+  /** The ACTIVE_STANDBY amphora pair, when the lab has one. */
+  amphoraPair?: LabAmphoraPair | null;
 }
 
 export const MANIFEST_NAME = 'manifest.json';

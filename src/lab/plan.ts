@@ -63,6 +63,11 @@ export interface PlannedPort {
   address: string;
   /** Only pool namespaces get a default route (neutron adds one; members need none). */
   gateway: string | null;
+  /**
+   * A SINGLE amphora's VIP policy routing, as amphora-interface writes it (interface_file.py):
+   * `from VIP/32 lookup 1` and table 1's subnet and default routes.
+   */
+  policyRouting?: boolean;
 }
 
 export interface MemberNamespaces {
@@ -170,7 +175,7 @@ export function planPools(lbaasDir: string, octaviaDir: string, counts: PoolCoun
 }
 
 export function poolPort(pool: LabPool): PlannedPort {
-  return { name: pool.ovsPortName, device: pool.tapName, namespace: pool.namespace, portId: pool.portId, mac: pool.mac, address: pool.vip, gateway: pool.gateway };
+  return { name: pool.ovsPortName, device: pool.tapName, namespace: pool.namespace, portId: pool.portId, mac: pool.mac, address: pool.vip, gateway: pool.gateway, policyRouting: pool.layout === 'octavia' };
 }
 
 /** The pool's haproxy backend (the `pxname` of its stats rows): the pool id, or `<pool_id>:<listener_id>` in Octavia. */
@@ -222,5 +227,12 @@ export function plugLines(port: PlannedPort): string[] {
     `addr add ${port.address}/${LAB_PREFIX_LENGTH} brd + scope global dev ${dev}`,
     `link set dev ${dev} up`,
     ...(port.gateway ? [`route add default via ${port.gateway} dev ${dev}`] : []),
+    ...(port.policyRouting
+      ? [
+          `route add 10.77.0.0/${LAB_PREFIX_LENGTH} dev ${dev} src ${port.address} scope link table 1`,
+          ...(port.gateway ? [`route add default via ${port.gateway} dev ${dev} onlink table 1`] : []),
+          `rule add from ${port.address}/32 table 1 priority 100`,
+        ]
+      : []),
   ];
 }

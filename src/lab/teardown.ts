@@ -61,7 +61,7 @@ async function undoManifest(manifest: LabManifest, options: TeardownOptions): Pr
   // 1. Processes the lab started (haproxy, member servers), then anything else living in a lab
   //    namespace: every lab namespace is the lab's own, so whatever runs there is too.
   const labProcesses = manifest.processes
-    .filter((record) => record.role === 'haproxy' || record.role === 'haproxy-extra' || record.role === 'member-http')
+    .filter((record) => record.role === 'haproxy' || record.role === 'haproxy-extra' || record.role === 'member-http' || record.role === 'keepalived')
     .map((record) => recordedProcess(record, lab))
     .filter((identity): identity is ProcessIdentity => identity !== null);
   await killAll(labProcesses);

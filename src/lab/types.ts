@@ -1,3 +1,4 @@
+import type { AmphoraFault, LabAmphoraPair } from './amphora-pair.ts';
 // The public shapes of a lab. lab.ts re-exports them; the manifest stores them as JSON.
 
 export type PoolFault =
@@ -14,7 +15,10 @@ export type PoolFault =
   | 'vip-address-removed'
   | 'iface-id-mismatch'
   | 'ovs-interface-error'
-  | 'members-down';
+  | 'members-down'
+  // Amphora pools only (a SINGLE amphora's `from VIP lookup 1` rule): not in POOL_FAULTS, which
+  // the fault tests apply to neutron-lbaas pools.
+  | 'policy-rule-removed';
 
 export const POOL_FAULTS: readonly PoolFault[] = [
   'kill-haproxy',
@@ -57,6 +61,11 @@ export interface LabOptions {
    * Default false: if this process dies, the lock frees and the next labUp() cleans the lab up.
    */
   outliveProcess?: boolean;
+  /**
+   * An ACTIVE_STANDBY amphora pair with real keepalived (default false): two amphora namespaces
+   * (lbta-<lab>-0 MASTER, -1 BACKUP), each with its own base path; see amphora-pair.ts.
+   */
+  amphoraPair?: boolean;
   /** How long to wait for the machine-wide lab lock (default 10 minutes). */
   lockTimeoutMs?: number;
 }
@@ -122,6 +131,13 @@ export interface Lab {
   addOrphanNamespace(): Promise<string>;
   /** A port on br-int whose device does not exist (ofport -1, error set). */
   addOrphanOvsPort(): Promise<string>;
+  /** The ACTIVE_STANDBY pair, when asked for (amphoraPair). */
+  readonly amphoraPair: LabAmphoraPair | null;
+  /** LBTOPO_* settings that point lbtopo at amphora n of the pair, as that amphora's own lbtopo would see it. */
+  amphoraEnv(index: number): Record<string, string>;
+  injectAmphoraFault(index: number, fault: AmphoraFault): Promise<void>;
+  /** Whether amphora n holds the VIP now (ip addr in its namespace). */
+  amphoraHoldsVip(index: number): Promise<boolean>;
   /** Pid of the pool's live haproxy as the lab started it. */
   haproxyPid(poolId: string): number | null;
   down(): Promise<void>;

@@ -5,6 +5,7 @@ import type { LbaasDeployment } from '../host/lbaas-state.ts';
 import type { HaproxyBackend, HaproxyFrontend } from '../host/haproxy-config.ts';
 import type { ProcessInfo } from '../host/procfs.ts';
 import type { Interface, NamespaceNetwork } from '../host/iproute.ts';
+import { isInternalProxy } from './octavia-status.ts';
 import { canonicalConfigOf, haproxyIdentity, interfaceIndex, poolIndex, processIndex } from './indexes.ts';
 
 export interface PoolRecord {
@@ -53,6 +54,8 @@ export function poolsFromDeployments(deployments: readonly LbaasDeployment[]): P
       continue;
     }
     for (const backend of config?.backends ?? []) {
+      // Octavia's prometheus-exporter-internal backend (a PROMETHEUS listener) is no pool.
+      if (d.layout === 'octavia' && isInternalProxy(backend.name)) continue;
       pools.push({
         id: backend.poolId,
         layout: d.layout,

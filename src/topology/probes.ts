@@ -6,6 +6,8 @@
 //   ip     one namespace's links, addresses and routes over rtnetlink, or one `ip -batch` (scope = namespace name)
 //   ovs    one OVSDB JSON-RPC transact, or one ovs-vsctl transaction (scope = OVSDB target)
 //   stats  one haproxy stats socket conversation (scope = socket path)
+//   amphora  an amphora's keepalived, agent, certificate and LVS files (files only)
+//   rule   `ip rule` of one namespace, both families (scope = namespace name; amphora namespaces only)
 import type { Config, ProbeName } from '../config.ts';
 import type { ProbeDefinition } from '../cache/runner.ts';
 import type { CommandGateway } from '../host/exec.ts';
@@ -18,6 +20,10 @@ import type { ProcessInfo } from '../host/procfs.ts';
 import { readNamespaceNetworkBest, readOvsSnapshotBest } from './readers.ts';
 import type { NetworkObservation, OvsObservation } from './readers.ts';
 import { queryHaproxyStats } from '../host/haproxy-stats.ts';
+import { readAmphoraState } from '../host/amphora-state.ts';
+import type { AmphoraState } from '../host/amphora-state.ts';
+import { readIpRules } from '../host/ip-rules.ts';
+import type { IpRule } from '../host/ip-rules.ts';
 import { haproxyFiles, isHaproxy } from './pools.ts';
 import type { HaproxyInfo, HaproxyStatsFailure, HaproxyStatsResult, StatRow } from '../host/haproxy-stats.ts';
 
@@ -68,6 +74,8 @@ export interface HostProbes {
   ip: ProbeDefinition<NetworkObservation>;
   ovs: ProbeDefinition<OvsObservation>;
   stats: ProbeDefinition<StatsObservation>;
+  amphora: ProbeDefinition<AmphoraState>;
+  rule: ProbeDefinition<IpRule[]>;
   /** The inode of a named namespace now (null: gone), checked before its cached network is served. */
   namespaceInode?: (name: string) => number | null | undefined;
 }
@@ -78,9 +86,9 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
     lbaas: {
       name: 'lbaas',
       ttlMs: ttl('lbaas'),
-      run: () => listLbaasDeployments({ lbaasDir: config.lbaasDir, octaviaDir: config.octaviaDir, required: config.stateDirsGiven }),
+      run: () => listLbaasDeployments({ lbaasDir: config.lbaasDir, octaviaDir: config.octaviaDir, amphoraNamespace: config.amphoraNamespace, required: config.stateDirsGiven }),
     },
-    netns: { name: 'netns', ttlMs: ttl('netns'), run: () => listNamespaces(config.netnsDir) },
+    netns: { name: 'netns', ttlMs: ttl('netns'), run: () => listNamespaces(config.netnsDir, config.amphoraNamespace) },
     proc: {
       name: 'proc',
       ttlMs: ttl('proc'),
@@ -98,6 +106,12 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
       ttlMs: ttl('stats'),
       run: async (socketPath) => compactStats(await queryHaproxyStats(socketPath, { timeoutMs: Math.min(2000, config.commandTimeoutMs) })),
     },
+    amphora: {
+      name: 'amphora',
+      ttlMs: ttl('amphora'),
+      run: () => readAmphoraState({ octaviaDir: config.octaviaDir, namespace: config.amphoraNamespace, agentConfigPath: config.amphoraAgentConfig }),
+    },
+    rule: { name: 'rule', ttlMs: ttl('rule'), run: (namespace) => readIpRules(gateway, namespace) },
     namespaceInode: (name) => namespaceInodeNow(config.netnsDir, name),
   };
 }

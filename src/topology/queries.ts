@@ -9,6 +9,7 @@ import type { TopologySession } from './session.ts';
 import { HAPROXY_HISTORY } from './probes.ts';
 import type { HaproxySighting } from './probes.ts';
 import { poolsFromDeployments, vipInterfaceOf } from './pools.ts';
+import { amphoraVipInterfaceName } from './amphora.ts';
 import { isProcessVisible } from './process-visibility.ts';
 import { canonicalConfigOf, interfaceIndex, namespaceIndex, ovsIndex, poolIndex, processIndex } from './indexes.ts';
 import type { PoolRecord } from './pools.ts';
@@ -153,6 +154,11 @@ export async function findInterfaceByName(session: TopologySession, name: string
 export async function vipInterfaceOfPool(session: TopologySession, pool: PoolRecord): Promise<InterfaceRecord | null> {
   if (!(await findNamespace(session, pool.namespaceName))) return null;
   const interfaces = await interfacesOf(session, pool.namespaceName);
+  // An amphora's VIP interface is its VRRP interface (eth1), which a BACKUP has without the VIP.
+  if (pool.layout === 'octavia') {
+    const name = amphoraVipInterfaceName(await session.amphora().then((o) => o.value, () => null));
+    return interfaces.find((i) => i.name === name) ?? null;
+  }
   const hit = vipInterfaceOf(pool, { namespace: pool.namespaceName, interfaces, routes: [] });
   return hit ? interfaceIndex(interfaces).byName.get(hit.name) ?? null : null;
 }

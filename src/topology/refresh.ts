@@ -16,6 +16,12 @@ export async function refreshProbes(session: TopologySession, probes: readonly P
   if (wanted.has('netns')) jobs.push(settle(session.namespaces()));
   if (wanted.has('proc')) jobs.push(settle(session.processes()));
   if (wanted.has('ovs')) jobs.push(settle(session.ovs()));
+  if (wanted.has('amphora')) jobs.push(settle(session.amphora()));
+  if (wanted.has('rule')) {
+    const amphoraNamespaces = new Set((await listPools(session).catch(() => [])).filter((p) => p.layout === 'octavia').map((p) => p.namespaceName));
+    const existing = (await session.namespaces()).value.filter((ns) => amphoraNamespaces.has(ns.name));
+    jobs.push(...existing.map((ns) => settle(session.rules(ns.name))));
+  }
   if (wanted.has('ip')) {
     const namespaces = (await session.namespaces()).value;
     jobs.push(...namespaces.map((ns) => settle(session.network(ns.name))));

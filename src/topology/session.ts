@@ -125,6 +125,8 @@ export class TopologySession {
     }
     return look;
   }
+  amphora() { return this.observe('amphora'); }
+  rules(namespace: string) { return this.observe('rule', namespace); }
 }
 
 type CloudValue<K extends CloudListProbe | 'status'> = CloudProbes[K] extends ProbeDefinition<infer T> ? T : never;
