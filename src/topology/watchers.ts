@@ -15,6 +15,8 @@ import { listNamespaces } from '../host/netns.ts';
 
 export interface Closable {
   close(): void;
+  /** Resolves true once events flow (the socket is subscribed), false if it never will. */
+  readonly ready?: Promise<boolean>;
 }
 
 /** How one namespace's netlink events are heard (src/host/netlink.ts), injected so tests and the fallback can do without. */
@@ -43,7 +45,7 @@ export interface WatchStatus {
 
 export interface HostWatchers {
   status(): WatchStatus[];
-  /** Namespaces with an open netlink watch. */
+  /** Namespaces whose netlink watch is subscribed: changes there reach the cache. */
   watchedNamespaces(): string[];
   close(): void;
 }
@@ -52,6 +54,7 @@ export function startHostWatchers(config: Config, runner: ProbeRunner, sources: 
   const statuses = new Map<string, WatchStatus>();
   const fsWatchers: FSWatcher[] = [];
   const namespaceWatches = new Map<string, Closable>();
+  const subscribed = new Set<string>();
   let ovsMonitor: Closable | null = null;
   let closed = false;
 
@@ -93,6 +96,7 @@ export function startHostWatchers(config: Config, runner: ProbeRunner, sources: 
       if (present.has(name)) continue;
       w.close();
       namespaceWatches.delete(name);
+      subscribed.delete(name);
       runner.invalidate('ip', name);
     }
     for (const name of present) {
@@ -106,12 +110,18 @@ export function startHostWatchers(config: Config, runner: ProbeRunner, sources: 
             log(`watch: netlink events of ${name} stopped: ${err.message}`);
             namespaceWatches.get(name)?.close();
             namespaceWatches.delete(name);
+            subscribed.delete(name);
             runner.invalidate('ip', name);
           },
         });
         namespaceWatches.set(name, w);
-        // The namespace may have changed between our last look and the socket's first event.
-        runner.invalidate('ip', name);
+        // A change between our last look and the subscription raised no event: once events flow,
+        // the next answer looks again. (Invalidating before that would leave the same gap.)
+        void Promise.resolve(w.ready ?? true).then((ok) => {
+          if (!ok || namespaceWatches.get(name) !== w) return;
+          subscribed.add(name);
+          runner.invalidate('ip', name);
+        }, () => {});
       } catch (err) {
         log(`watch: cannot hear netlink events of ${name}: ${(err as Error).message}`);
       }
@@ -155,13 +165,14 @@ export function startHostWatchers(config: Config, runner: ProbeRunner, sources: 
 
   return {
     status: () => [...statuses.values()],
-    watchedNamespaces: () => [...namespaceWatches.keys()].sort(),
+    watchedNamespaces: () => [...subscribed].sort(),
     close() {
       closed = true;
       clearTimeout(reconcileTimer);
       for (const w of fsWatchers) w.close();
       for (const w of namespaceWatches.values()) w.close();
       namespaceWatches.clear();
+      subscribed.clear();
       ovsMonitor?.close();
     },
   };
