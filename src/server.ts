@@ -29,7 +29,7 @@ import { Refusals, registerEdgeMetrics } from './edge-metrics.ts';
 import { callbackLogger, createLogger, useRequestLog, yogaLogging } from './log.ts';
 import type { Logger } from './log.ts';
 import { startHostWatchers } from './topology/watchers.ts';
-import { netlinkSupport, startNetlinkWorkers, watchNamespace } from './host/netlink.ts';
+import { netlinkSupport, startNetlinkWorkers, stopNetlinkWorkers, watchNamespace } from './host/netlink.ts';
 import { monitorOvs } from './host/ovsdb-jsonrpc.ts';
 import type { HostWatchers, WatchSources } from './topology/watchers.ts';
 import { startBackgroundRefresher } from './topology/refresher.ts';
@@ -98,7 +98,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     ],
   });
   // A long-lived server starts its netlink workers now, not on the first request.
-  if (options.background && config.netlink && netlinkSupport().available) startNetlinkWorkers();
+  const ownsNetlinkWorkers = Boolean(options.background && config.netlink && netlinkSupport().available);
+  if (ownsNetlinkWorkers) startNetlinkWorkers();
   const watchers = options.background ? startHostWatchers(config, runner, options.watchSources ?? defaultWatchSources(config), log) : null;
   const refresher = options.background && config.refreshMs > 0 ? startBackgroundRefresher(newSession, config.refreshMs, log) : null;
   return {
@@ -106,6 +107,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     close: () => {
       watchers?.close();
       void refresher?.stop();
+      // Started workers hold the event loop (their message ports) until stopped; a later read starts new ones.
+      if (ownsNetlinkWorkers) void stopNetlinkWorkers();
       store.close();
     },
   };
