@@ -1,3 +1,4 @@
+import { HAPROXY_PRESENCE_VALUES, POOL_LAYOUT_VALUES } from './enum-values.ts';
 import { builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
 import { NamespaceRef } from './namespace.ts';
@@ -49,16 +50,12 @@ HaproxyPeriodRef.implement({
 
 export const PoolLayoutEnum = builder.enumType('PoolLayout', {
   description: 'Which LBaaS implementation deployed the pool.',
-  values: {
-    V1: { value: 'v1', description: 'neutron-lbaas v1: <lbaas dir>/<pool id>/conf, pid, sock; namespace qlbaas-<pool id>.' },
-    V2: { value: 'v2', description: 'neutron-lbaas v2: <lbaas dir>/v2/<lb id>/haproxy.conf, haproxy.pid, haproxy_stats.sock; namespace qlbaas-<lb id>.' },
-    OCTAVIA: { value: 'octavia', description: 'Octavia amphora: <octavia dir>/<lb id>/haproxy.cfg; namespace amphora-haproxy.' },
-  } as const,
+  values: POOL_LAYOUT_VALUES,
 });
 
 const HaproxyPresenceEnum = builder.enumType('HaproxyPresence', {
   description: 'Whether a live haproxy runs the pool.',
-  values: { RUNNING: { value: 'RUNNING', description: 'A live haproxy runs the pool config.' }, MISSING: { value: 'MISSING', description: 'No live haproxy runs the pool config.' } } as const,
+  values: HAPROXY_PRESENCE_VALUES,
 });
 const NamespacePresenceEnum = builder.enumType('NamespacePresence', {
   description: "Whether the pool's namespace exists.",

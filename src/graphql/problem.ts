@@ -1,3 +1,4 @@
+import { SEVERITY_VALUES } from './enum-values.ts';
 import type { ArgBuilder, SchemaTypes } from '@pothos/core';
 import { builder } from './builder.ts';
 import { PoolRef } from './pool.ts';
@@ -17,11 +18,7 @@ export const ProblemRef = builder.objectRef<Problem>('Problem');
 
 export const SeverityEnum = builder.enumType('Severity', {
   description: 'How bad a problem is.',
-  values: {
-    CRITICAL: { value: 'CRITICAL', description: 'The VIP does not work (or not from where clients are) until someone acts.' },
-    WARNING: { value: 'WARNING', description: 'It works now but something is wrong that will bite (or a check could not be made).' },
-    INFO: { value: 'INFO', description: 'Nothing is broken for users: a single member down, leftovers to clean up.' },
-  } as const,
+  values: SEVERITY_VALUES,
 });
 
 export const ProblemCodeEnum = builder.enumType('ProblemCode', {
