@@ -288,7 +288,7 @@ test('lbtopo check --url against the fleet: CRITICAL (exit 2) over every host\'s
     (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
   );
   assert.equal(r.code, 2, r.stdout);
-  assert.match(r.stdout, /^LBAAS CRITICAL - .*\| pools=6 /);
+  assert.match(r.stdout, /^LBAAS CRITICAL - .*\|.* pools=6;/);
 });
 
 test('a stopped host goes stale, and its facts and the fleet metrics say so', async () => {
