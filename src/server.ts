@@ -232,6 +232,7 @@ export interface Servable {
   config: Pick<Config, 'listen'>;
   yoga: unknown;
   close(): void;
+  flushTraces?(): Promise<void>;
 }
 
 /** Listens; resolves when listening. SIGINT/SIGTERM close the server and the database. */
@@ -244,8 +245,11 @@ export async function serve(app: Servable): Promise<Server> {
   const shutdown = (signal: string) => {
     console.error(`lbtopo: ${signal}, shutting down`);
     server.close(() => {
-      app.close();
-      process.exit(0);
+      // The last second's spans are still queued: export them, but a dead collector delays exit by 1 s at most.
+      void Promise.race([app.flushTraces?.(), new Promise((r) => setTimeout(r, 1000).unref())]).finally(() => {
+        app.close();
+        process.exit(0);
+      });
     });
     server.closeIdleConnections();
     setTimeout(() => process.exit(0), 5000).unref();
