@@ -13,6 +13,7 @@ import { loadConfig } from '../src/config.ts';
 import { createApp } from '../src/server.ts';
 import type { App } from '../src/server.ts';
 import { gql } from './support.ts';
+import { execFileSync } from 'node:child_process';
 
 const POOL = '5b1c3a4e-8f2d-4c1a-9e7b-1234567890ab';
 const root = mkdtempSync(join(tmpdir(), 'lbtopo-tracing-'));
@@ -148,4 +149,33 @@ test('an unreachable collector changes neither the answer nor its latency', asyn
     dead.close();
     plain.close();
   }
+});
+
+test('with no endpoint the OpenTelemetry SDK and exporter are never imported', () => {
+  // A fresh process: module resolution is watched from before the server module loads.
+  const script = `
+    import { registerHooks } from 'node:module';
+    const seen = [];
+    registerHooks({ resolve(spec, ctx, next) { const r = next(spec, ctx); if (/@opentelemetry[\\/](sdk-trace|exporter-trace|otlp|resources)/.test(r.url)) seen.push(r.url); return r; } });
+    const { loadConfig } = await import(${JSON.stringify(new URL('../src/config.ts', import.meta.url).href)});
+    const { createApp } = await import(${JSON.stringify(new URL('../src/server.ts', import.meta.url).href)});
+    const env = JSON.parse(process.argv[1]);
+    const app = createApp(loadConfig(env), { log: () => {} });
+    const res = await app.yoga.fetch('http://lbtopo.test/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ pools { id } }' }) });
+    await res.json();
+    await app.flushTraces();
+    app.close();
+    console.log(JSON.stringify({ status: res.status, seen }));
+  `;
+  const run = (extra: Record<string, string>) => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script, JSON.stringify({
+    LBTOPO_DB: join(root, `sub${Object.keys(extra).length}.sqlite`), LBTOPO_LBAAS_DIR: lbaasDir, LBTOPO_OCTAVIA_DIR: join(root, 'octavia'),
+    LBTOPO_NETNS_DIR: join(root, 'netns'), LBTOPO_TTL: '1h', ...extra,
+  })], { encoding: 'utf8', timeout: 60_000 }).trim().split('\n').at(-1)!) as { status: number; seen: string[] };
+  const off = run({});
+  assert.equal(off.status, 200);
+  assert.deepEqual(off.seen, []);
+  // The same watch sees them when tracing is on, so an empty list above means something.
+  const on = run({ LBTOPO_OTLP_ENDPOINT: receiverUrl });
+  assert.equal(on.status, 200);
+  assert.ok(on.seen.some((u) => u.includes('sdk-trace')), on.seen.join(' '));
 });
