@@ -52,6 +52,10 @@ export interface Config {
   fleetScrapeUrl: string | null;
   logFormat: LogFormat;
   logLevel: LogLevel;
+  /** OTLP/HTTP traces endpoint (e.g. http://127.0.0.1:4318/v1/traces); null: no tracing, nothing loaded. */
+  otlpEndpoint: string | null;
+  /** service.name on exported spans. */
+  otlpServiceName: string;
   /** Change events (netlink, OVSDB monitor, directory watches) outdate cached observations at once. */
   events: boolean;
   /** Read namespaces over rtnetlink in-process when the addon loads (else always `ip -batch`). */
@@ -119,6 +123,8 @@ export const SETTINGS = [
   { env: 'LBTOPO_FLEET_SCRAPE_URL', flag: 'fleet-scrape-url', default: '', help: "where Prometheus scrapes this host's /metrics, for the fleet's http_sd (empty: from LBTOPO_LISTEN)" },
   { env: 'LBTOPO_LOG_FORMAT', flag: 'log-format', default: 'json', help: 'log lines on stderr: json (one object per line) or text' },
   { env: 'LBTOPO_LOG_LEVEL', flag: 'log-level', default: 'info', help: 'least severe log level written: debug, info, warn, error' },
+  { env: 'LBTOPO_OTLP_ENDPOINT', flag: 'otlp-endpoint', default: '', help: 'OpenTelemetry traces (request, root fields, probe looks) to this OTLP/HTTP JSON endpoint, e.g. http://127.0.0.1:4318/v1/traces (empty: off)' },
+  { env: 'LBTOPO_OTLP_SERVICE_NAME', flag: 'otlp-service-name', default: 'lbaas-topology', help: 'service.name of the exported spans' },
   { env: 'LBTOPO_NETLINK', flag: 'netlink', default: 'on', help: 'read namespaces over rtnetlink in-process when the addon loads, else ip -batch (on or off)' },
   { env: 'LBTOPO_OVSDB_JSONRPC', flag: 'ovsdb-jsonrpc', default: 'on', help: 'read OVS over JSON-RPC on the OVSDB socket, else ovs-vsctl (on or off)' },
   { env: 'LBTOPO_EVENTS', flag: 'events', default: 'on', help: 'serve: let netlink, OVSDB monitor and directory-watch events outdate the cache at once (on or off)' },
@@ -274,6 +280,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     }),
     LBTOPO_LOG_FORMAT: z.enum(LOG_FORMATS, { error: (i) => `LBTOPO_LOG_FORMAT: ${JSON.stringify(i.input)} is not ${LOG_FORMATS.join(' or ')}` }),
     LBTOPO_LOG_LEVEL: z.enum(LOG_LEVELS, { error: (i) => `LBTOPO_LOG_LEVEL: ${JSON.stringify(i.input)} is not one of ${LOG_LEVELS.join(', ')}` }),
+    LBTOPO_OTLP_ENDPOINT: z.string().refine((u) => u === '' || URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), {
+      error: (issue) => `LBTOPO_OTLP_ENDPOINT: ${JSON.stringify(issue.input)} is not an http(s):// URL`,
+    }),
+    LBTOPO_OTLP_SERVICE_NAME: z.string().min(1, 'LBTOPO_OTLP_SERVICE_NAME must not be empty'),
     LBTOPO_NETLINK: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_NETLINK: ${JSON.stringify(issue.input)} is not on or off` }),
     LBTOPO_OVSDB_JSONRPC: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_OVSDB_JSONRPC: ${JSON.stringify(issue.input)} is not on or off` }),
     LBTOPO_EVENTS: z.enum(['on', 'off'], { error: (issue) => `LBTOPO_EVENTS: ${JSON.stringify(issue.input)} is not on or off` }),
@@ -335,6 +345,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     fleetScrapeUrl: v.LBTOPO_FLEET_SCRAPE_URL === '' ? null : v.LBTOPO_FLEET_SCRAPE_URL,
     logFormat: v.LBTOPO_LOG_FORMAT,
     logLevel: v.LBTOPO_LOG_LEVEL,
+    otlpEndpoint: v.LBTOPO_OTLP_ENDPOINT === '' ? null : v.LBTOPO_OTLP_ENDPOINT,
+    otlpServiceName: v.LBTOPO_OTLP_SERVICE_NAME,
     events: v.LBTOPO_EVENTS === 'on',
     netlink: v.LBTOPO_NETLINK === 'on',
     ovsdbJsonRpc: v.LBTOPO_OVSDB_JSONRPC === 'on',

@@ -34,6 +34,7 @@ import { monitorOvs } from './host/ovsdb-jsonrpc.ts';
 import type { HostWatchers, WatchSources } from './topology/watchers.ts';
 import { startBackgroundRefresher } from './topology/refresher.ts';
 import type { BackgroundRefresher } from './topology/refresher.ts';
+import { createTracing } from './tracing.ts';
 
 /** The event sources this host offers: netlink when the addon loads, and the OVSDB monitor. */
 function defaultWatchSources(config: Config): WatchSources {
@@ -56,6 +57,8 @@ export interface App {
   watchers: HostWatchers | null;
   refresher: BackgroundRefresher | null;
   close(): void;
+  /** Exports the spans queued so far (LBTOPO_OTLP_ENDPOINT; resolves at once when tracing is off). */
+  flushTraces(): Promise<void>;
 }
 
 export interface AppOptions {
@@ -81,6 +84,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const probes = defineHostProbes(config, gateway);
   const cloud = cloudProbesFor(config);
   const newSession = () => new TopologySession(runner, probes, config, cloud);
+  const tracing = createTracing(config, schema, logger);
 
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
@@ -92,6 +96,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     logging: yogaLogging(logger, (e) => e instanceof ProbeFailedError || e instanceof StatsUnavailableError),
     maskedErrors: { maskError: (error, message, isDev) => exposeExpectedError(error) ?? yogaMaskError(error, message, isDev) },
     plugins: [
+      ...(tracing ? [tracing.plugin] : []),
       useRequestLog(logger), useHttpEdge(config, refusals.count), useBearerToken(config.token), useGraphiqlAssets(), useReadiness(store),
       useMetrics(runner, newSession, (registers) => registerEdgeMetrics(registers, gateway, refusals)),
       useQueryLimits(config.limits, refusals.count), useProbeExtensions(), useStoreHealth(store),
@@ -110,7 +115,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       // Started workers hold the event loop (their message ports) until stopped; a later read starts new ones.
       if (ownsNetlinkWorkers) void stopNetlinkWorkers();
       store.close();
+      void tracing?.shutdown();
     },
+    flushTraces: async () => { await tracing?.flush(); },
   };
 }
 
@@ -225,6 +232,7 @@ export interface Servable {
   config: Pick<Config, 'listen'>;
   yoga: unknown;
   close(): void;
+  flushTraces?(): Promise<void>;
 }
 
 /** Listens; resolves when listening. SIGINT/SIGTERM close the server and the database. */
@@ -237,8 +245,11 @@ export async function serve(app: Servable): Promise<Server> {
   const shutdown = (signal: string) => {
     console.error(`lbtopo: ${signal}, shutting down`);
     server.close(() => {
-      app.close();
-      process.exit(0);
+      // The last second's spans are still queued: export them, but a dead collector delays exit by 1 s at most.
+      void Promise.race([app.flushTraces?.(), new Promise((r) => setTimeout(r, 1000).unref())]).finally(() => {
+        app.close();
+        process.exit(0);
+      });
     });
     server.closeIdleConnections();
     setTimeout(() => process.exit(0), 5000).unref();
