@@ -192,12 +192,16 @@ export function useMetrics(runner: ProbeRunner, newSession: () => TopologySessio
   gauge('lbtopo_pool_members', 'Members (server lines) in the pool config.', ['pool', 'loadbalancer'], eachPool((g, p) => g.set(poolLabels(p), p.membersTotal)));
   gauge('lbtopo_pool_members_up', 'Members haproxy reports UP (or no check); absent when the stats socket did not answer.', ['pool', 'loadbalancer'], eachPool((g, p) => setIf(g, poolLabels(p), p.membersUp)));
   gauge('lbtopo_pool_current_sessions', 'Current sessions of the pool backend (scur); absent when the stats socket did not answer.', ['pool', 'loadbalancer'], eachPool((g, p) => setIf(g, poolLabels(p), p.currentSessions)));
-  const eachPoolCounter = (pick: (p: PoolSample) => number | null) => (set: (l: Record<string, string>, v: number) => void, s: Scrape) => {
-    for (const p of s.pools ?? []) {
-      const v = pick(p);
-      if (v !== null) set(poolLabels(p), v);
-    }
-  };
+  // A counter over each pool's items (the pool itself, its members, its listeners), left out where
+  // the stats socket did not say.
+  const eachCounter = <T>(items: (p: PoolSample) => readonly T[], labels: (p: PoolSample, item: T) => Record<string, string>, pick: (item: T) => number | null) =>
+    (set: (l: Record<string, string>, v: number) => void, s: Scrape) => {
+      for (const p of s.pools ?? []) for (const item of items(p)) {
+        const v = pick(item);
+        if (v !== null) set(labels(p, item), v);
+      }
+    };
+  const eachPoolCounter = (pick: (p: PoolSample) => number | null) => eachCounter((p) => [p], poolLabels, pick);
   counter('lbtopo_pool_sessions_total', 'Sessions the pool backend has handled since haproxy started (stot).', ['pool', 'loadbalancer'], eachPoolCounter((p) => p.sessionsTotal));
   counter('lbtopo_pool_bytes_in_total', 'Bytes received by the pool backend since haproxy started (bin).', ['pool', 'loadbalancer'], eachPoolCounter((p) => p.bytesIn));
   counter('lbtopo_pool_bytes_out_total', 'Bytes sent by the pool backend since haproxy started (bout).', ['pool', 'loadbalancer'], eachPoolCounter((p) => p.bytesOut));
@@ -210,12 +214,7 @@ export function useMetrics(runner: ProbeRunner, newSession: () => TopologySessio
   gauge('lbtopo_member_current_sessions', 'Current sessions on the member (scur).', ['pool', 'member', 'loadbalancer'], eachPool((g, p) => {
     for (const m of p.members) setIf(g, memberLabels(p, m), m.currentSessions);
   }));
-  const eachMemberCounter = (pick: (m: MemberSample) => number | null) => (set: (l: Record<string, string>, v: number) => void, s: Scrape) => {
-    for (const p of s.pools ?? []) for (const m of p.members) {
-      const v = pick(m);
-      if (v !== null) set(memberLabels(p, m), v);
-    }
-  };
+  const eachMemberCounter = (pick: (m: MemberSample) => number | null) => eachCounter((p) => p.members, memberLabels, pick);
   counter('lbtopo_member_sessions_total', 'Sessions sent to the member since haproxy started (stot).', ['pool', 'member', 'loadbalancer'], eachMemberCounter((m) => m.sessionsTotal));
   counter('lbtopo_member_bytes_in_total', 'Bytes received from clients for the member since haproxy started (bin).', ['pool', 'member', 'loadbalancer'], eachMemberCounter((m) => m.bytesIn));
   counter('lbtopo_member_bytes_out_total', 'Bytes sent to clients from the member since haproxy started (bout).', ['pool', 'member', 'loadbalancer'], eachMemberCounter((m) => m.bytesOut));
@@ -225,12 +224,7 @@ export function useMetrics(runner: ProbeRunner, newSession: () => TopologySessio
   gauge('lbtopo_listener_current_sessions', 'Current sessions on the listener frontend (scur).', ['pool', 'listener', 'loadbalancer'], eachPool((g, p) => {
     for (const l of p.listeners) setIf(g, listenerLabels(p, l), l.currentSessions);
   }));
-  const eachListenerCounter = (pick: (l: ListenerSample) => number | null) => (set: (l: Record<string, string>, v: number) => void, s: Scrape) => {
-    for (const p of s.pools ?? []) for (const l of p.listeners) {
-      const v = pick(l);
-      if (v !== null) set(listenerLabels(p, l), v);
-    }
-  };
+  const eachListenerCounter = (pick: (l: ListenerSample) => number | null) => eachCounter((p) => p.listeners, listenerLabels, pick);
   counter('lbtopo_listener_sessions_total', 'Sessions the listener frontend has accepted since haproxy started (stot).', ['pool', 'listener', 'loadbalancer'], eachListenerCounter((l) => l.sessionsTotal));
   counter('lbtopo_listener_bytes_in_total', 'Bytes the listener frontend received since haproxy started (bin).', ['pool', 'listener', 'loadbalancer'], eachListenerCounter((l) => l.bytesIn));
   counter('lbtopo_listener_bytes_out_total', 'Bytes the listener frontend sent since haproxy started (bout).', ['pool', 'listener', 'loadbalancer'], eachListenerCounter((l) => l.bytesOut));

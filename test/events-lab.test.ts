@@ -10,7 +10,7 @@ import type { Lab } from '../src/lab/lab.ts';
 import { loadConfig } from '../src/config.ts';
 import { createApp } from '../src/server.ts';
 import type { App } from '../src/server.ts';
-import { commandsDuring, gql, tmpDb } from './support.ts';
+import { commandsDuring, gql, seenWithin, tmpDb } from './support.ts';
 
 let lab: Lab;
 let app: App;
@@ -31,15 +31,6 @@ after(async () => {
   await lab?.down();
 });
 
-async function seenWithin(query: string, ok: (data: any) => boolean, limitMs: number): Promise<number> {
-  const t0 = performance.now();
-  for (;;) {
-    const res = await gql(app, query);
-    if (res.data && ok(res.data)) return performance.now() - t0;
-    if (performance.now() - t0 > limitMs) assert.fail(`not seen within ${limitMs} ms: ${JSON.stringify(res)}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 test('the trace reads every namespace over netlink and OVS over JSON-RPC, spawning nothing', async () => {
   const query = '{ pools(maxAge: 0) { id vipInterface { name addresses { address } } vipPort { ovsPort { tag readBy { reader } } } namespace { networkReadBy { reader fallbackReason } } } }';
@@ -62,13 +53,13 @@ test('an address, a link state and an OVS tag changed on the host show in a warm
   const q = `{ pool(id: "${target.poolId}") { vipInterface { operState flags addresses { address } } vipPort { ovsPort { tag } } } }`;
   await gql(app, q);
   execFileSync('ip', ['-n', target.namespace, 'addr', 'add', '198.51.100.9/32', 'dev', target.tapName]);
-  const address = await seenWithin(q, (d) => d.pool.vipInterface.addresses.some((a: { address: string }) => a.address === '198.51.100.9'), 2000);
+  const address = await seenWithin(app, q, (d) => d.pool.vipInterface.addresses.some((a: { address: string }) => a.address === '198.51.100.9'), 2000);
   execFileSync('ip', ['-n', target.namespace, 'addr', 'del', '198.51.100.9/32', 'dev', target.tapName]);
-  await seenWithin(q, (d) => !d.pool.vipInterface.addresses.some((a: { address: string }) => a.address === '198.51.100.9'), 2000);
+  await seenWithin(app, q, (d) => !d.pool.vipInterface.addresses.some((a: { address: string }) => a.address === '198.51.100.9'), 2000);
   execFileSync('ovs-vsctl', [`--db=${lab.ovsdb}`, 'set', 'Port', target.ovsPortName, 'tag=3001']);
-  const tag = await seenWithin(q, (d) => d.pool.vipPort?.ovsPort?.tag === 3001, 2000);
+  const tag = await seenWithin(app, q, (d) => d.pool.vipPort?.ovsPort?.tag === 3001, 2000);
   execFileSync('ovs-vsctl', [`--db=${lab.ovsdb}`, 'set', 'Port', target.ovsPortName, `tag=${target.vlanTag}`]);
-  await seenWithin(q, (d) => d.pool.vipPort?.ovsPort?.tag === target.vlanTag, 2000);
+  await seenWithin(app, q, (d) => d.pool.vipPort?.ovsPort?.tag === target.vlanTag, 2000);
   console.log(`# change seen after: address ${address.toFixed(1)} ms, OVS tag ${tag.toFixed(1)} ms`);
   assert.ok(address < 100, `address seen after ${address.toFixed(0)} ms`);
   assert.ok(tag < 100, `OVS tag seen after ${tag.toFixed(0)} ms`);

@@ -14,7 +14,7 @@ import type { App } from '../src/server.ts';
 import { ObservationStore } from '../src/cache/store.ts';
 import { ProbeRunner } from '../src/cache/runner.ts';
 import type { ProbeDefinition } from '../src/cache/runner.ts';
-import { gql } from './support.ts';
+import { gql, seenWithin } from './support.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 const POOL_A = '5e1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b';
@@ -40,16 +40,6 @@ function removeNamespace(name: string): void {
   madeNamespaces.splice(madeNamespaces.indexOf(file), 1);
 }
 
-/** Polls a warm query (no maxAge) until `ok` holds; returns how long it took. */
-async function seenWithin(query: string, ok: (data: any) => boolean, limitMs: number): Promise<number> {
-  const t0 = performance.now();
-  for (;;) {
-    const res = await gql(app, query);
-    if (ok(res.data)) return performance.now() - t0;
-    if (performance.now() - t0 > limitMs) assert.fail(`not seen within ${limitMs} ms: ${JSON.stringify(res.data)}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 before(() => {
   mkdirSync(join(lbaasDir, POOL_A), { recursive: true });
@@ -77,9 +67,9 @@ test('a pool written to the state dir shows in a warm answer at once, and its re
   assert.deepEqual(ids((await gql(app, '{ pools { id } }')).data), [POOL_A]);
   mkdirSync(join(lbaasDir, POOL_B));
   writeFileSync(join(lbaasDir, POOL_B, 'conf'), fixture('lbaas-v1-pool.conf').replaceAll(POOL_A, POOL_B));
-  const added = await seenWithin('{ pools { id } }', (d) => ids(d).includes(POOL_B), 1000);
+  const added = await seenWithin(app, '{ pools { id } }', (d) => ids(d).includes(POOL_B), 1000);
   rmSync(join(lbaasDir, POOL_B), { recursive: true });
-  const removed = await seenWithin('{ pools { id } }', (d) => !ids(d).includes(POOL_B), 1000);
+  const removed = await seenWithin(app, '{ pools { id } }', (d) => !ids(d).includes(POOL_B), 1000);
   assert.ok(added < 100 && removed < 100, `seen after ${added.toFixed(0)} and ${removed.toFixed(0)} ms, not within 100 ms`);
 });
 
@@ -88,9 +78,9 @@ test('a namespace made or deleted shows in a warm answer at once; without events
   const extra = `qlbaas-${POOL_B}`;
   assert.deepEqual(names((await gql(app, '{ namespaces { name } }')).data), [`qlbaas-${POOL_A}`]);
   addNamespace(extra);
-  const added = await seenWithin('{ namespaces { name } }', (d) => names(d).includes(extra), 1000);
+  const added = await seenWithin(app, '{ namespaces { name } }', (d) => names(d).includes(extra), 1000);
   removeNamespace(extra);
-  const removed = await seenWithin('{ namespaces { name } }', (d) => !names(d).includes(extra), 1000);
+  const removed = await seenWithin(app, '{ namespaces { name } }', (d) => !names(d).includes(extra), 1000);
   assert.ok(added < 100 && removed < 100, `seen after ${added.toFixed(0)} and ${removed.toFixed(0)} ms`);
   assert.ok(app.watchers!.status().some((s) => s.source === 'netns-dir' && s.active));
 

@@ -44,6 +44,17 @@ export async function commandsDuring(app: App, fn: () => Promise<unknown>): Prom
   return ran;
 }
 
+/** Polls a warm query (no maxAge) until `ok` holds of its data; fails after limitMs. Returns how long it took (ms). */
+export async function seenWithin(app: App, query: string, ok: (data: any) => boolean, limitMs: number): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const res = await gql(app, query);
+    if (res.data && ok(res.data)) return performance.now() - t0;
+    if (performance.now() - t0 > limitMs) throw new Error(`not seen within ${limitMs} ms: ${JSON.stringify(res)}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 /** Runs `fn` and returns the probe looks that ran meanwhile (not cache hits or shared runs), as probe:scope. */
 export async function probesRunDuring(app: App, fn: () => Promise<unknown>): Promise<string[]> {
   const ran: string[] = [];

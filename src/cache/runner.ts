@@ -89,8 +89,6 @@ export class ProbeRunner {
   private readonly invalidatedAt = new Map<string, number>();
   private readonly probeInvalidatedAt = new Map<string, number>();
   private readonly lastLookStartedAt = new Map<string, number>();
-  /** Events received, by probe, for tests and metrics. */
-  readonly invalidations = new Map<string, number>();
 
   readonly store: ObservationStore;
   private readonly log: (message: string) => void;
@@ -116,7 +114,6 @@ export class ProbeRunner {
    */
   invalidate(probe: string, scope?: string): void {
     const now = ++this.sequence;
-    this.invalidations.set(probe, (this.invalidations.get(probe) ?? 0) + 1);
     if (scope === undefined) this.probeInvalidatedAt.set(probe, now);
     else this.invalidatedAt.set(`${probe}\u0000${scope}`, now);
     for (const key of this.inflight.keys()) {

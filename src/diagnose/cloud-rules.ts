@@ -14,6 +14,7 @@
 //     is that case); only members follow haproxy. haproxy statuses map as Octavia's health
 //     manager maps them (heartbeat_udp.py): UP ONLINE, DOWN ERROR, DRAIN DRAINING, MAINT OFFLINE,
 //     no check NO_MONITOR.
+import { memberOperatingStatus } from '../topology/octavia-status.ts';
 import type { NamespaceNetwork } from '../host/iproute.ts';
 import type { StatRow } from '../host/haproxy-stats.ts';
 import { DEVICE_OWNER_LBAAS_V2, DEVICE_OWNER_OCTAVIA } from '../cloud/neutron.ts';
@@ -159,13 +160,7 @@ export function portBindingRules(pool: PoolRecord, facts: DiagnosisFacts, cloud:
 
 /** A haproxy server status as Octavia's health manager reports it. */
 export function octaviaMemberStatus(row: Pick<StatRow, 'status'>): string | null {
-  const status = row.status ?? '';
-  if (status.startsWith('UP')) return 'ONLINE';
-  if (status.startsWith('DOWN')) return 'ERROR';
-  if (status.startsWith('DRAIN') || status.startsWith('NOLB')) return 'DRAINING';
-  if (status.startsWith('MAINT')) return 'OFFLINE';
-  if (status.startsWith('no check')) return 'NO_MONITOR';
-  return null;
+  return memberOperatingStatus(row.status ?? '');
 }
 
 export function operatingStatusRules(pool: PoolRecord, facts: DiagnosisFacts, cloud: CloudFacts, now: number): Problem[] {

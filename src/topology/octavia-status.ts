@@ -23,6 +23,20 @@ export function isInternalProxy(name: string): boolean {
   return name.includes('prometheus');
 }
 
+/**
+ * A haproxy server status (after the amphora's weight-0 DRAIN rule) as the health manager maps
+ * it (heartbeat_udp.py); null for RESTARTING and anything it does not map: it keeps the previous.
+ * The cloud rules (OPERATING_STATUS_DRIFT) compare the API with this same mapping.
+ */
+export function memberOperatingStatus(status: string): OperatingStatus | null {
+  if (status.startsWith('UP')) return 'ONLINE';
+  if (status.startsWith('DOWN')) return 'ERROR';
+  if (status.startsWith('DRAIN') || status.startsWith('NOLB')) return 'DRAINING';
+  if (status.startsWith('MAINT')) return 'OFFLINE';
+  if (status.startsWith('no check')) return 'NO_MONITOR';
+  return null;
+}
+
 export interface MemberStatus {
   id: string;
   /** null: haproxy said RESTARTING (or something Octavia does not map), so Octavia keeps the previous status. */
@@ -132,18 +146,13 @@ export function octaviaStatusOf(input: StatusInput): OctaviaStatus {
       const status = pool.members.get(s.id);
       // Missing: OFFLINE unless the database already says NO_MONITOR (not known here).
       if (status === undefined) return { id: s.id, operatingStatus: 'OFFLINE' };
-      if (status.startsWith('UP')) return { id: s.id, operatingStatus: 'ONLINE' };
-      if (status.startsWith('DOWN')) {
-        if (poolStatus === 'ONLINE') {
-          poolStatus = 'DEGRADED';
-          if (lb === 'ONLINE') lb = 'DEGRADED';
-        }
-        return { id: s.id, operatingStatus: 'ERROR' };
+      const operatingStatus = memberOperatingStatus(status);
+      // A member in ERROR degrades an ONLINE pool, and the load balancer with it.
+      if (operatingStatus === 'ERROR' && poolStatus === 'ONLINE') {
+        poolStatus = 'DEGRADED';
+        if (lb === 'ONLINE') lb = 'DEGRADED';
       }
-      if (status === 'DRAIN') return { id: s.id, operatingStatus: 'DRAINING' };
-      if (status === 'MAINT') return { id: s.id, operatingStatus: 'OFFLINE' };
-      if (status === 'no check') return { id: s.id, operatingStatus: 'NO_MONITOR' };
-      return { id: s.id, operatingStatus: null }; // RESTARTING and the unknown: keep the previous
+      return { id: s.id, operatingStatus };
     });
     return { id: b.poolId, operatingStatus: poolStatus, members };
   });
