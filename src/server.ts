@@ -16,6 +16,7 @@ import { CommandGateway } from './host/exec.ts';
 import { ObservationStore } from './cache/store.ts';
 import type { StoreHealth } from './cache/store.ts';
 import { ProbeFailedError, ProbeRunner } from './cache/runner.ts';
+import { AnswerCache } from './cache/answers.ts';
 import { defineHostProbes } from './topology/probes.ts';
 import type { HostProbes } from './topology/probes.ts';
 import { TopologySession } from './topology/session.ts';
@@ -30,6 +31,7 @@ import { callbackLogger, createLogger, useRequestLog, yogaLogging } from './log.
 import type { Logger } from './log.ts';
 import { startHostWatchers } from './topology/watchers.ts';
 import { netlinkSupport, startNetlinkWorkers, stopNetlinkWorkers, watchNamespace } from './host/netlink.ts';
+import { startFsWorker, stopFsWorker } from './host/fs-worker.ts';
 import { monitorOvs } from './host/ovsdb-jsonrpc.ts';
 import type { HostWatchers, WatchSources } from './topology/watchers.ts';
 import { startBackgroundRefresher } from './topology/refresher.ts';
@@ -56,6 +58,8 @@ export interface App {
   newSession(): TopologySession;
   watchers: HostWatchers | null;
   refresher: BackgroundRefresher | null;
+  /** Whole answers reused while their looks would be served the same (src/cache/answers.ts). */
+  answers: AnswerCache;
   close(): void;
   /** Exports the spans queued so far (LBTOPO_OTLP_ENDPOINT; resolves at once when tracing is off). */
   flushTraces(): Promise<void>;
@@ -85,6 +89,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const cloud = cloudProbesFor(config);
   const newSession = () => new TopologySession(runner, probes, config, cloud);
   const tracing = createTracing(config, schema, logger);
+  let watchers: HostWatchers | null = null;
+  const answers = new AnswerCache(runner, () => watchers?.status().some((w) => w.source === 'netns-dir' && w.active) ?? false);
 
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
@@ -100,20 +106,24 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       useRequestLog(logger), useHttpEdge(config, refusals.count), useBearerToken(config.token), useGraphiqlAssets(), useReadiness(store),
       useMetrics(runner, newSession, (registers) => registerEdgeMetrics(registers, gateway, refusals)),
       useQueryLimits(config.limits, refusals.count), useProbeExtensions(), useStoreHealth(store),
+      // Last: a reused answer stops execution here, and the plugins above still finish it (extensions, metrics, limits).
+      useAnswerReuse(answers),
     ],
   });
   // A long-lived server starts its netlink workers now, not on the first request.
   const ownsNetlinkWorkers = Boolean(options.background && config.netlink && netlinkSupport().available);
   if (ownsNetlinkWorkers) startNetlinkWorkers();
-  const watchers = options.background ? startHostWatchers(config, runner, options.watchSources ?? defaultWatchSources(config), log) : null;
+  if (options.background) startFsWorker();
+  watchers = options.background ? startHostWatchers(config, runner, options.watchSources ?? defaultWatchSources(config), log) : null;
   const refresher = options.background && config.refreshMs > 0 ? startBackgroundRefresher(newSession, config.refreshMs, log) : null;
   return {
-    config, yoga, gateway, store, runner, probes, newSession, watchers, refresher,
+    config, yoga, gateway, store, runner, probes, newSession, watchers, refresher, answers,
     close: () => {
       watchers?.close();
       void refresher?.stop();
       // Started workers hold the event loop (their message ports) until stopped; a later read starts new ones.
       if (ownsNetlinkWorkers) void stopNetlinkWorkers();
+      if (options.background) void stopFsWorker();
       store.close();
       void tracing?.shutdown();
     },
@@ -160,11 +170,49 @@ function useProbeExtensions(): Plugin<GraphQLContext> {
             ...r,
             extensions: {
               ...r.extensions,
-              probeSummary: { looks: session.trace.length, ...bySource, slowest },
+              probeSummary: { looks: session.trace.length, ...bySource, slowest, ...(session.answerReused ? { answerReused: true } : {}) },
               ...(wantTrace ? { probes: session.trace.map((e) => ({ ...e, durationMs: round(e.durationMs) })) } : {}),
               ...(failures.length > 0 ? { probeFailures: failures.map((e) => ({ probe: e.probe, scope: e.scope, servedStale: e.source === 'stale', observedAt: e.observedAt, ...e.error })) } : {}),
             },
           });
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Serves a query's kept answer while every look it was built from would be served the same
+ * observation (src/cache/answers.ts says when); keeps each answer that qualifies. The session's
+ * trace gets the looks as cache hits, so extensions read as for an execution.
+ */
+function useAnswerReuse(answers: AnswerCache): Plugin<GraphQLContext> {
+  const keyOf = (args: { contextValue: unknown; operationName?: string | null | undefined; variableValues?: unknown; document: { definitions: readonly { kind: string; operation?: string; name?: { value: string } }[] } }): string | null => {
+    const params = (args.contextValue as { params?: { query?: string } }).params;
+    if (typeof params?.query !== 'string') return null;
+    const operations = args.document.definitions.filter((d) => d.kind === 'OperationDefinition');
+    const operation = args.operationName ? operations.find((d) => d.name?.value === args.operationName) : operations.length === 1 ? operations[0] : undefined;
+    if (operation?.operation !== 'query') return null; // refresh (a mutation) always runs
+    return `${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}\u0000${params.query}`;
+  };
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const session = (args.contextValue as GraphQLContext).session;
+      const key = session ? keyOf(args) : null;
+      if (!key) return;
+      const kept = answers.lookup(key);
+      if (kept) {
+        session.trace.push(...kept.trace);
+        session.answerReused = true;
+        setResultAndStopExecution(kept.result as ExecutionResult);
+        return;
+      }
+      return {
+        onExecuteDone({ result }) {
+          if (Symbol.asyncIterator in (result as object)) return;
+          if (session.budget?.stopWaiting.aborted) return;
+          const { data, errors } = result as ExecutionResult;
+          answers.keep(key, { data, ...(errors ? { errors } : {}) }, session.looks, session.reusable);
         },
       };
     },

@@ -65,6 +65,48 @@ test('an address, a link state and an OVS tag changed on the host show in a warm
   assert.ok(tag < 100, `OVS tag seen after ${tag.toFixed(0)} ms`);
 });
 
+test('a warm answer is reused while its looks would be served the same, and never past a change, a maxAge: 0 or a mutation', async () => {
+  const target = lab.pools[2]!;
+  const q = `{ pools { id vipInterface { addresses { address } } vipPort { ovsPort { tag } } members { address } } }`;
+  const first = await gql(app, q);
+  const again = await gql(app, q);
+  assert.equal(again.extensions!.probeSummary!.answerReused, true, 'the second identical query reuses the answer');
+  assert.deepEqual(again.data, first.data);
+  assert.equal(again.extensions!.probeSummary!.looks, first.extensions!.probeSummary!.looks, 'the reused answer lists the same looks');
+  assert.equal(again.extensions!.probeSummary!.cache, again.extensions!.probeSummary!.looks, 'each of them a cache hit');
+  assert.equal(again.extensions!.probes!.length, again.extensions!.probeSummary!.looks, 'and the full trace names each');
+
+  // A change the kernel reports outdates the looks the answer was built from: the next answer is executed.
+  execFileSync('ip', ['-n', target.namespace, 'addr', 'add', '198.51.100.21/32', 'dev', target.tapName]);
+  try {
+    const seen = await seenWithin(app, q, (d) => d.pools.find((p: { id: string }) => p.id === target.poolId).vipInterface.addresses.some((a: { address: string }) => a.address === '198.51.100.21'), 2000);
+    assert.ok(seen < 100, `the change showed after ${seen.toFixed(0)} ms`);
+  } finally {
+    execFileSync('ip', ['-n', target.namespace, 'addr', 'del', '198.51.100.21/32', 'dev', target.tapName]);
+  }
+
+  const fresh = '{ pools(maxAge: 0) { id } }';
+  await gql(app, fresh);
+  const freshAgain = await gql(app, fresh);
+  assert.equal(freshAgain.extensions!.probeSummary!.answerReused, undefined, 'maxAge: 0 always looks');
+  assert.ok(freshAgain.extensions!.probeSummary!.ran > 0);
+
+  const refresh = 'mutation { refresh(probes: [NETNS]) { probe source } }';
+  await gql(app, refresh);
+  const refreshed = await gql(app, refresh);
+  assert.equal(refreshed.extensions!.probeSummary!.answerReused, undefined, 'a mutation always runs');
+  assert.equal(refreshed.data.refresh[0].source, 'ran');
+
+  // Without change events (a one-shot app: no watchers) nothing is reused.
+  const oneShot = createApp(loadConfig({ ...lab.env(), LBTOPO_DB: tmpDb(), LBTOPO_TTL: '1h' }), { log: () => {} });
+  try {
+    await gql(oneShot, q);
+    assert.equal((await gql(oneShot, q)).extensions!.probeSummary!.answerReused, undefined);
+  } finally {
+    oneShot.close();
+  }
+});
+
 test('with netlink off, or OVSDB unreachable, the commands answer and the answer says why', async () => {
   const fallback = createApp(loadConfig({ ...lab.env(), LBTOPO_DB: tmpDb(), LBTOPO_NETLINK: 'off' }), { log: () => {} });
   try {

@@ -196,6 +196,34 @@ describe('scanProcesses on a recorded /proc', () => {
     assert.equal(await readProcess(424242, { procRoot: root }), null);
     await assert.rejects(readProcess(0, { procRoot: root }), (err: unknown) => err instanceof DiscoveryError && err.kind === 'invalid');
   });
+
+  it('a read that blocks fails the scan as a timeout, and the next scan gets a new worker', async () => {
+    // A cmdline that blocks on open, as a read of a process stuck in D state does: the scan runs
+    // in the file worker, so the main loop goes on, the caller gets 'timeout', and the stuck
+    // worker is replaced.
+    const blocking = await mkdtemp(join(tmpdir(), 'fake-proc-fifo-'));
+    try {
+      await buildFakeProc(sample, blocking);
+      const weird = sampleOf(sample, 'weird-comm');
+      const cmdline = join(blocking, String(weird.pid), 'cmdline');
+      await rm(cmdline);
+      execFileSync('mkfifo', [cmdline]);
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 10);
+      const t0 = performance.now();
+      await assert.rejects(scanProcesses({ procRoot: blocking, passwdPath: join(blocking, 'passwd'), timeoutMs: 300 }),
+        (err: unknown) => err instanceof DiscoveryError && err.kind === 'timeout' && /file worker/.test(err.message));
+      clearInterval(ticker);
+      assert.ok(performance.now() - t0 < 2000, 'the timeout came in time');
+      assert.ok(ticks >= 10, `the main loop kept running while the worker was stuck (${ticks} ticks)`);
+      const processes = await scanProcesses({ procRoot: root, passwdPath: join(root, 'passwd') });
+      assert.equal(processes.length, sample.processes.length);
+      // Let the stuck worker's open() return (a writer opens the FIFO), so it can end.
+      execFileSync('sh', ['-c', 'exec 3>"$1"; exec 3>&-', 'sh', cmdline]);
+    } finally {
+      await rm(blocking, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('mapProcessesToNamespaces', () => {

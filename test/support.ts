@@ -11,7 +11,11 @@ import type { Lab } from '../src/lab/lab.ts';
 export interface GqlResponse<T = any> {
   data?: T;
   errors?: Array<{ message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }>;
-  extensions?: { probes?: Array<{ probe: string; scope: string; source: string }>; probeFailures?: unknown[] };
+  extensions?: {
+    probes?: Array<{ probe: string; scope: string; source: string }>;
+    probeFailures?: unknown[];
+    probeSummary?: { looks: number; ran: number; shared: number; cache: number; stale: number; failed: number; answerReused?: true };
+  };
 }
 
 export function tmpDb(): string {

@@ -41,6 +41,20 @@ export interface Observed<T> {
   error?: { kind: string; message: string };
 }
 
+/**
+ * One look a request made, as the answer cache (answers.ts) needs it to tell later whether the
+ * same look would now be served the same observation.
+ */
+export interface LookRecord {
+  def: ProbeDefinition<unknown>;
+  scope: string;
+  maxAgeMs: number | undefined;
+  aheadMs: number;
+  source: ProbeSource;
+  observedAt: number | null;
+  payload: unknown;
+}
+
 export class ProbeFailedError extends Error {
   override readonly name = 'ProbeFailedError';
   readonly probe: string;
@@ -89,6 +103,11 @@ export class ProbeRunner {
   private readonly invalidatedAt = new Map<string, number>();
   private readonly probeInvalidatedAt = new Map<string, number>();
   private readonly lastLookStartedAt = new Map<string, number>();
+  /**
+   * Bumped by every event and every look recorded (or failed): while it stands still, nothing a
+   * request could be served has changed but the clock (answers.ts skips its per-look checks).
+   */
+  generation = 0;
 
   readonly store: ObservationStore;
   private readonly log: (message: string) => void;
@@ -114,6 +133,7 @@ export class ProbeRunner {
    */
   invalidate(probe: string, scope?: string): void {
     const now = ++this.sequence;
+    this.generation++;
     if (scope === undefined) this.probeInvalidatedAt.set(probe, now);
     else this.invalidatedAt.set(`${probe}\u0000${scope}`, now);
     for (const key of this.inflight.keys()) {
@@ -132,17 +152,17 @@ export class ProbeRunner {
    * options.aheadMs refreshes ahead: an observation that would expire within that long counts as
    * expired, so a background refresher keeps what checks and scrapes need warm.
    */
-  async observe<T>(def: ProbeDefinition<T>, scope: string, options: { maxAgeMs?: number | undefined; aheadMs?: number; budget?: WaitBudget | undefined } = {}, trace?: ProbeTraceEntry[]): Promise<Observed<T>> {
-    const maxAgeMs = (options.maxAgeMs ?? def.ttlMs) - (options.aheadMs ?? 0);
+  async observe<T>(def: ProbeDefinition<T>, scope: string, options: { maxAgeMs?: number | undefined; aheadMs?: number; budget?: WaitBudget | undefined; looks?: LookRecord[] } = {}, trace?: ProbeTraceEntry[]): Promise<Observed<T>> {
     const t0 = performance.now();
-    const emit = (entry: ProbeTraceEntry) => {
+    const emit = (entry: ProbeTraceEntry, payload?: unknown, observedAt?: number) => {
       trace?.push(entry);
+      options.looks?.push({ def: def as ProbeDefinition<unknown>, scope, maxAgeMs: options.maxAgeMs, aheadMs: options.aheadMs ?? 0, source: entry.source, observedAt: observedAt ?? null, payload });
       for (const l of this.listeners) l(entry);
     };
     const key = `${def.name}\u0000${scope}`;
-    const latest = this.store.latest(def.name, scope);
-    if (latest && Date.now() - latest.lastSeen < maxAgeMs && !this.outdatedByEvent(def.name, key)) {
-      emit({ probe: def.name, scope, source: 'cache', durationMs: performance.now() - t0, observedAt: iso(latest.lastSeen) });
+    const latest = this.servable(def, scope, options.maxAgeMs, options.aheadMs ?? 0);
+    if (latest) {
+      emit({ probe: def.name, scope, source: 'cache', durationMs: performance.now() - t0, observedAt: iso(latest.lastSeen) }, latest.payload, latest.lastSeen);
       return { value: latest.payload as T, observedAt: latest.lastSeen, stale: false };
     }
     let run = this.inflight.get(key);
@@ -163,7 +183,7 @@ export class ProbeRunner {
     }
     try {
       const result = await this.waitFor(key, run, options.budget, def.name);
-      emit({ probe: def.name, scope, source: shared ? 'shared' : 'ran', durationMs: shared ? performance.now() - t0 : result.durationMs, observedAt: iso(result.observedAt) });
+      emit({ probe: def.name, scope, source: shared ? 'shared' : 'ran', durationMs: shared ? performance.now() - t0 : result.durationMs, observedAt: iso(result.observedAt) }, result.value, result.observedAt);
       return { value: result.value as T, observedAt: result.observedAt, stale: false };
     } catch (err) {
       const failure = toDiscoveryError(err, def.name);
@@ -177,6 +197,17 @@ export class ProbeRunner {
       emit({ probe: def.name, scope, source: 'failed', durationMs: performance.now() - t0, observedAt: null, error });
       throw new ProbeFailedError(def.name, scope, failure.kind, failure.message);
     }
+  }
+
+  /**
+   * The observation observe() would serve from the cache now, without running or recording
+   * anything; null when it would look (none, too old for maxAge, or outdated by an event).
+   */
+  servable(def: ProbeDefinition<unknown>, scope: string, maxAge: number | undefined, aheadMs = 0): { lastSeen: number; payload: unknown } | null {
+    const maxAgeMs = (maxAge ?? def.ttlMs) - aheadMs;
+    const latest = this.store.latest(def.name, scope);
+    if (!latest || Date.now() - latest.lastSeen >= maxAgeMs || this.outdatedByEvent(def.name, `${def.name}\u0000${scope}`)) return null;
+    return latest;
   }
 
   /**
@@ -230,6 +261,7 @@ export class ProbeRunner {
         this.lastLookStartedAt.set(key, startedAt);
         this.store.record(def.name, scope, observedAt, value);
         if (def.history) this.store.recordSubjects(def.history.name, observedAt, def.history.summarize(value));
+        this.generation++;
       }
       return { observedAt, value, durationMs: performance.now() - t0 };
     } catch (err) {
@@ -238,6 +270,7 @@ export class ProbeRunner {
       if (!(err instanceof DiscoveryError)) this.log(`probe ${def.name}(${scope}) threw unexpectedly: ${(err as Error)?.stack ?? err}`);
       const failure = toDiscoveryError(err, def.name);
       this.store.recordFailure(def.name, scope, Date.now(), failure.kind, failure.message);
+      this.generation++;
       throw failure;
     }
   }

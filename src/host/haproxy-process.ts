@@ -9,7 +9,8 @@
 // Config paths are compared canonically: haproxy's `-f` is taken as written (it may be relative to
 // the cwd haproxy was started in, or go through a symlinked state dir), so each is resolved
 // against /proc/PID/cwd and then realpath()ed; the pool side realpath()s its config path too.
-import { readlink, realpath } from 'node:fs/promises';
+import { readlinkSync, realpathSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import { join, isAbsolute, resolve } from 'node:path';
 
 export interface HaproxyIdentity {
@@ -52,21 +53,42 @@ export function recognizeHaproxy(argv: readonly string[], exe: string | null, co
 
 /** A path as the process meant it: relative ones against its cwd; then the real path when it exists. */
 export async function canonicalPath(path: string, cwd: string | null): Promise<string> {
-  const absolute = isAbsolute(path) ? path : cwd ? resolve(cwd, path) : null;
+  const absolute = placed(path, cwd);
   if (absolute === null) return path; // relative with an unreadable cwd: cannot be placed
+  return realpath(absolute).catch(() => resolve(absolute));
+}
+
+/** canonicalPath blocking the calling thread (the /proc scan runs in the file worker). */
+export function canonicalPathHere(path: string, cwd: string | null): string {
+  const absolute = placed(path, cwd);
+  if (absolute === null) return path;
   try {
-    return await realpath(absolute);
+    return realpathSync(absolute);
   } catch {
     return resolve(absolute);
   }
 }
 
-/** The haproxy identity of a process read from procDir (/proc/PID), or null when it is no haproxy. */
-export async function haproxyIdentityOf(procDir: string, argv: readonly string[], exe: string | null, comm: string): Promise<HaproxyIdentity | null> {
+function placed(path: string, cwd: string | null): string | null {
+  return isAbsolute(path) ? path : cwd ? resolve(cwd, path) : null;
+}
+
+/**
+ * The haproxy identity of a process read from procDir (/proc/PID), or null when it is no haproxy.
+ * Blocking: it is part of the /proc scan, which runs in the file worker.
+ */
+export function haproxyIdentityOf(procDir: string, argv: readonly string[], exe: string | null, comm: string): HaproxyIdentity | null {
   const matched = recognizeHaproxy(argv, exe, comm);
   if (matched === null) return null;
   const givenConfigPaths = flagValues(argv, '-f');
-  const cwd = givenConfigPaths.some((p) => !isAbsolute(p)) ? await readlink(join(procDir, 'cwd')).catch(() => null) : null;
-  const configPaths = await Promise.all(givenConfigPaths.map((p) => canonicalPath(p, cwd)));
+  let cwd: string | null = null;
+  if (givenConfigPaths.some((p) => !isAbsolute(p))) {
+    try {
+      cwd = readlinkSync(join(procDir, 'cwd'));
+    } catch {
+      cwd = null;
+    }
+  }
+  const configPaths = givenConfigPaths.map((p) => canonicalPathHere(p, cwd));
   return { matched, givenConfigPaths, configPaths, pidFile: flagValues(argv, '-p')[0] ?? null };
 }

@@ -5,7 +5,7 @@ import DataLoader from 'dataloader';
 import { isValidNamespaceName } from '../host/names.ts';
 import { ProbeFailedError } from '../cache/runner.ts';
 import type { Config } from '../config.ts';
-import type { Observed, ProbeRunner, ProbeTraceEntry, ProbeDefinition, WaitBudget } from '../cache/runner.ts';
+import type { LookRecord, Observed, ProbeRunner, ProbeTraceEntry, ProbeDefinition, WaitBudget } from '../cache/runner.ts';
 import type { HostProbes } from './probes.ts';
 import type { CloudListProbe, CloudProbes } from './cloud-probes.ts';
 import { statusScope } from './cloud-probes.ts';
@@ -15,6 +15,15 @@ type Value<K extends keyof HostProbes> = HostProbes[K] extends ProbeDefinition<i
 
 export class TopologySession {
   readonly trace: ProbeTraceEntry[] = [];
+  /** Every look through the runner, for the answer cache (src/cache/answers.ts). */
+  readonly looks: LookRecord[] = [];
+  /**
+   * False once the request read the host or the store other than through the runner (a cached
+   * network peeked at, a namespace file found gone): its answer then cannot be reused.
+   */
+  reusable = true;
+  /** Set when the answer was a reused one (extensions.probeSummary says so). */
+  answerReused = false;
   /** Freshness asked for by the query (`maxAge`); undefined = each probe's TTL. */
   maxAgeMs: number | undefined;
   /** Refresh ahead by this long (the background refresher's sessions); 0 for a request. */
@@ -39,7 +48,7 @@ export class TopologySession {
     this.config = config;
     this.cloud = cloud;
     this.loader = new DataLoader(
-      (keys) => Promise.all(keys.map((k) => this.runner.observe(this.probes[k.probe] as ProbeDefinition<unknown>, k.scope, { maxAgeMs: this.mustLook.has(keyOf(k)) ? 0 : this.maxAgeMs, aheadMs: this.aheadMs, budget: this.budget }, this.trace).catch((e: Error) => e))),
+      (keys) => Promise.all(keys.map((k) => this.runner.observe(this.probes[k.probe] as ProbeDefinition<unknown>, k.scope, { maxAgeMs: this.mustLook.has(keyOf(k)) ? 0 : this.maxAgeMs, aheadMs: this.aheadMs, budget: this.budget, looks: this.looks }, this.trace).catch((e: Error) => e))),
       { cacheKeyFn: keyOf, batch: false },
     );
   }
@@ -60,6 +69,7 @@ export class TopologySession {
    * name; what is served is then looked at through network().
    */
   cachedNetwork(namespace: string): Value<'ip'> | null {
+    this.reusable = false;
     const latest = this.runner.store.latest(this.probes.ip.name, namespace);
     if (!latest) return null;
     if (this.maxAgeMs !== undefined && Date.now() - latest.lastSeen >= this.maxAgeMs) return null;
@@ -88,6 +98,7 @@ export class TopologySession {
     if (!check || !isValidNamespaceName(namespace)) return this.observe('ip', namespace); // an invalid name is refused there
     const inode = check(namespace);
     if (inode === null) {
+      this.reusable = false;
       const message = `namespace ${namespace} does not exist (any more): it is no longer a mounted namespace in ${this.config.netnsDir}`;
       this.trace.push({ probe: this.probes.ip.name, scope: namespace, source: 'failed', durationMs: 0, observedAt: null, error: { kind: 'gone', message } });
       return Promise.reject(new ProbeFailedError(this.probes.ip.name, namespace, 'gone', message));
@@ -120,7 +131,7 @@ export class TopologySession {
     const key = `${def.name}\u0000${scope}`;
     let look = this.cloudLooks.get(key);
     if (!look) {
-      look = this.runner.observe(def, scope, { maxAgeMs: this.maxAgeMs }, this.trace);
+      look = this.runner.observe(def, scope, { maxAgeMs: this.maxAgeMs, looks: this.looks }, this.trace);
       this.cloudLooks.set(key, look);
     }
     return look;
