@@ -31,7 +31,7 @@ import { callbackLogger, createLogger, useRequestLog, yogaLogging } from './log.
 import type { Logger } from './log.ts';
 import { startHostWatchers } from './topology/watchers.ts';
 import { netlinkSupport, startNetlinkWorkers, stopNetlinkWorkers, watchNamespace } from './host/netlink.ts';
-import { startFsWorker, stopFsWorker } from './host/fs-worker.ts';
+import { startHostWorkers, stopHostWorkers } from './host/host-workers.ts';
 import { monitorOvs } from './host/ovsdb-jsonrpc.ts';
 import type { HostWatchers, WatchSources } from './topology/watchers.ts';
 import { startBackgroundRefresher } from './topology/refresher.ts';
@@ -106,14 +106,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       useRequestLog(logger), useHttpEdge(config, refusals.count), useBearerToken(config.token), useGraphiqlAssets(), useReadiness(store),
       useMetrics(runner, newSession, (registers) => registerEdgeMetrics(registers, gateway, refusals)),
       useQueryLimits(config.limits, refusals.count), useProbeExtensions(), useStoreHealth(store),
-      // Last: a reused answer stops execution here, and the plugins above still finish it (extensions, metrics, limits).
+      // Last, so that it keeps an answer as executed, before any plugin's onExecuteDone rewrites it.
       useAnswerReuse(answers),
     ],
   });
   // A long-lived server starts its netlink workers now, not on the first request.
   const ownsNetlinkWorkers = Boolean(options.background && config.netlink && netlinkSupport().available);
   if (ownsNetlinkWorkers) startNetlinkWorkers();
-  if (options.background) startFsWorker();
+  if (options.background) startHostWorkers();
   watchers = options.background ? startHostWatchers(config, runner, options.watchSources ?? defaultWatchSources(config), log) : null;
   const refresher = options.background && config.refreshMs > 0 ? startBackgroundRefresher(newSession, config.refreshMs, log) : null;
   return {
@@ -123,7 +123,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       void refresher?.stop();
       // Started workers hold the event loop (their message ports) until stopped; a later read starts new ones.
       if (ownsNetlinkWorkers) void stopNetlinkWorkers();
-      if (options.background) void stopFsWorker();
+      if (options.background) void stopHostWorkers();
       store.close();
       void tracing?.shutdown();
     },
@@ -196,7 +196,7 @@ function useAnswerReuse(answers: AnswerCache): Plugin<GraphQLContext> {
     return `${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}\u0000${params.query}`;
   };
   return {
-    onExecute({ args, setResultAndStopExecution }) {
+    onExecute({ args, setExecuteFn }) {
       const session = (args.contextValue as GraphQLContext).session;
       const key = session ? keyOf(args) : null;
       if (!key) return;
@@ -204,7 +204,9 @@ function useAnswerReuse(answers: AnswerCache): Plugin<GraphQLContext> {
       if (kept) {
         session.trace.push(...kept.trace);
         session.answerReused = true;
-        setResultAndStopExecution(kept.result as ExecutionResult);
+        // In place of executing, not instead of the plugins: every onExecuteDone still runs, so the
+        // kept (unmasked) errors are masked and coded as an executed answer's are.
+        setExecuteFn(() => kept.result as ExecutionResult);
         return;
       }
       return {

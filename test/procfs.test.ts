@@ -212,7 +212,7 @@ describe('scanProcesses on a recorded /proc', () => {
       const ticker = setInterval(() => ticks++, 10);
       const t0 = performance.now();
       await assert.rejects(scanProcesses({ procRoot: blocking, passwdPath: join(blocking, 'passwd'), timeoutMs: 300 }),
-        (err: unknown) => err instanceof DiscoveryError && err.kind === 'timeout' && /file worker/.test(err.message));
+        (err: unknown) => err instanceof DiscoveryError && err.kind === 'timeout' && /the file worker/.test(err.message));
       clearInterval(ticker);
       assert.ok(performance.now() - t0 < 2000, 'the timeout came in time');
       assert.ok(ticks >= 10, `the main loop kept running while the worker was stuck (${ticks} ticks)`);

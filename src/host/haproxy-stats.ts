@@ -399,3 +399,23 @@ export function queryHaproxyStats(socketPath: string, options: QueryHaproxyStats
     socket.on('close', () => fail('error', 'the connection closed before the answer ended'));
   });
 }
+
+/**
+ * What the stats probe stores: the typed fields of the socket's answer. The raw column and
+ * `show info` maps (about 120 columns a row) and the duration are dropped: the API reads the
+ * typed fields, and stats change on every look, so each look is a new row in the log.
+ */
+export type StatsObservation =
+  | { reachable: true; info: Omit<HaproxyInfo, 'fields'>; rows: Array<Omit<StatRow, 'columns'>> }
+  | { reachable: false; error: string; reason: HaproxyStatsFailure };
+
+function compactStats(result: HaproxyStatsResult): StatsObservation {
+  if (!result.reachable) return { reachable: false, error: result.error, reason: result.reason };
+  const { fields: _fields, ...info } = result.info;
+  return { reachable: true, info, rows: result.rows.map(({ columns: _columns, ...row }) => row) };
+}
+
+/** queryHaproxyStats, compacted to what the stats probe stores. */
+export async function queryCompactStats(socketPath: string, options: QueryHaproxyStatsOptions = {}): Promise<StatsObservation> {
+  return compactStats(await queryHaproxyStats(socketPath, options));
+}

@@ -7,14 +7,15 @@
 // The directory name is the id: the agents themselves treat every directory in the state path
 // as one (neutron-lbaas `remove_orphans()`), so a name that is not a UUID is not ours.
 import type { Stats } from 'node:fs';
-import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DiscoveryError, toDiscoveryError } from './errors.ts';
 import { parseHaproxyConfig } from './haproxy-config.ts';
 import type { HaproxyConfig } from './haproxy-config.ts';
 import { isUuid, isValidPid } from './names.ts';
-import { canonicalPath } from './haproxy-process.ts';
-import { CONFIG_FILE_LIMITS, PID_FILE_LIMITS, readRegularFile } from './safe-file.ts';
+import { canonicalPathHere } from './haproxy-process.ts';
+import { fileWorker } from './host-workers.ts';
+import { CONFIG_FILE_LIMITS, PID_FILE_LIMITS, readRegularFile, readRegularFileHere } from './safe-file.ts';
 
 export type LbaasLayout = 'v1' | 'v2' | 'octavia';
 
@@ -63,19 +64,17 @@ export interface LbaasStateDirs {
  * A mistyped or unmounted state dir would otherwise read as "no pools" (and every qlbaas
  * namespace as an orphan): refuse to answer from a dir that is not there.
  */
-async function checkStateDirs(dirs: LbaasStateDirs): Promise<void> {
+function checkStateDirs(dirs: LbaasStateDirs): void {
   const given = [
     { setting: 'LBTOPO_LBAAS_DIR', dir: dirs.lbaasDir, required: dirs.required?.lbaas ?? false },
     { setting: 'LBTOPO_OCTAVIA_DIR', dir: dirs.octaviaDir, required: dirs.required?.octavia ?? false },
   ].filter((d): d is { setting: string; dir: string; required: boolean } => typeof d.dir === 'string' && d.dir !== '');
-  const present = await Promise.all(
-    given.map(async (d) => {
-      const info = await statOrNull(d.dir);
-      if (info && !info.isDirectory()) throw new DiscoveryError('io', d.dir, `${d.setting} is not a directory`);
-      if (!info && d.required) throw new DiscoveryError('not-found', d.dir, `the state dir ${d.setting} names does not exist`);
-      return info !== null;
-    }),
-  );
+  const present = given.map((d) => {
+    const info = statOrNull(d.dir);
+    if (info && !info.isDirectory()) throw new DiscoveryError('io', d.dir, `${d.setting} is not a directory`);
+    if (!info && d.required) throw new DiscoveryError('not-found', d.dir, `the state dir ${d.setting} names does not exist`);
+    return info !== null;
+  });
   if (given.length > 0 && !present.some(Boolean)) {
     throw new DiscoveryError('not-found', given.map((d) => d.dir), `no state dir exists (${given.map((d) => d.setting).join(', ')}): set the one this host uses`);
   }
@@ -100,6 +99,22 @@ export async function readPidFile(path: string): Promise<number[]> {
     if (error instanceof DiscoveryError && error.kind === 'not-found') return [];
     throw toDiscoveryError(error, path);
   }
+  return pidsIn(text);
+}
+
+/** readPidFile blocking the calling thread (the file worker). */
+function readPidFileHere(path: string): number[] {
+  let text: string;
+  try {
+    text = readRegularFileHere(path, PID_FILE_LIMITS).data.toString('utf8');
+  } catch (error) {
+    if (error instanceof DiscoveryError && error.kind === 'not-found') return [];
+    throw toDiscoveryError(error, path);
+  }
+  return pidsIn(text);
+}
+
+function pidsIn(text: string): number[] {
   const pids: number[] = [];
   for (const word of text.split(/\s+/)) {
     if (!/^\d+$/.test(word)) continue;
@@ -109,16 +124,25 @@ export async function readPidFile(path: string): Promise<number[]> {
   return pids;
 }
 
-/** Lists the v1, v2 and Octavia deployments under the given state directories, sorted by id. */
-export async function listLbaasDeployments(dirs: LbaasStateDirs): Promise<LbaasDeployment[]> {
-  await checkStateDirs(dirs);
-  const found: Array<Promise<LbaasDeployment>> = [];
+/**
+ * Lists the v1, v2 and Octavia deployments under the given state directories, sorted by id. The
+ * reading (hundreds of small files) and the config parsing run in the file worker; a job that
+ * blocks past timeoutMs (a hung filesystem) fails as 'timeout'.
+ */
+export function listLbaasDeployments(dirs: LbaasStateDirs, timeoutMs = 10_000): Promise<LbaasDeployment[]> {
+  return fileWorker.run('lbaas-list', [dirs], [dirs.lbaasDir, dirs.octaviaDir].filter(Boolean).join(' ') || 'state dirs', timeoutMs);
+}
+
+/** listLbaasDeployments in the calling thread, blocking it: for the file worker only. */
+export function listLbaasDeploymentsHere(dirs: LbaasStateDirs): LbaasDeployment[] {
+  checkStateDirs(dirs);
+  const found: LbaasDeployment[] = [];
 
   if (dirs.lbaasDir) {
     const lbaasDir = dirs.lbaasDir;
-    for (const name of await listDirectories(lbaasDir)) {
+    for (const name of listDirectories(lbaasDir)) {
       if (name === V2_DIR) {
-        for (const lbId of await listDirectories(join(lbaasDir, V2_DIR))) {
+        for (const lbId of listDirectories(join(lbaasDir, V2_DIR))) {
           if (!isUuid(lbId)) continue;
           const stateDir = join(lbaasDir, V2_DIR, lbId);
           found.push(
@@ -159,7 +183,7 @@ export async function listLbaasDeployments(dirs: LbaasStateDirs): Promise<LbaasD
   if (dirs.octaviaDir) {
     const octaviaDir = dirs.octaviaDir;
     const userGroupPath = join(octaviaDir, OCTAVIA_USER_GROUP_FILE);
-    for (const lbId of await listDirectories(octaviaDir)) {
+    for (const lbId of listDirectories(octaviaDir)) {
       if (!isUuid(lbId)) continue;
       const stateDir = join(octaviaDir, lbId);
       found.push(
@@ -179,8 +203,7 @@ export async function listLbaasDeployments(dirs: LbaasStateDirs): Promise<LbaasD
     }
   }
 
-  const deployments = await Promise.all(found);
-  return deployments.sort((a, b) => compare(a.id, b.id) || compare(a.layout, b.layout));
+  return found.sort((a, b) => compare(a.id, b.id) || compare(a.layout, b.layout));
 }
 
 function compare(a: string, b: string): number {
@@ -188,10 +211,10 @@ function compare(a: string, b: string): number {
 }
 
 /** Names of the directories in `dir` (symlinks followed); a missing directory has none. */
-async function listDirectories(dir: string): Promise<string[]> {
+function listDirectories(dir: string): string[] {
   let entries;
   try {
-    entries = await readdir(dir, { withFileTypes: true });
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw toDiscoveryError(error, dir);
@@ -199,14 +222,14 @@ async function listDirectories(dir: string): Promise<string[]> {
   const names: string[] = [];
   for (const entry of entries) {
     if (entry.isDirectory()) names.push(entry.name);
-    else if (entry.isSymbolicLink() && (await statOrNull(join(dir, entry.name)))?.isDirectory()) names.push(entry.name);
+    else if (entry.isSymbolicLink() && statOrNull(join(dir, entry.name))?.isDirectory()) names.push(entry.name);
   }
   return names.sort();
 }
 
-async function statOrNull(path: string): Promise<Stats | null> {
+function statOrNull(path: string): Stats | null {
   try {
-    return await stat(path);
+    return statSync(path);
   } catch {
     return null;
   }
@@ -214,16 +237,21 @@ async function statOrNull(path: string): Promise<Stats | null> {
 
 type DeploymentPaths = Pick<LbaasDeployment, 'layout' | 'id' | 'stateDir' | 'configPath' | 'pidPath' | 'socketPath' | 'namespace'>;
 
-async function describe(paths: DeploymentPaths, userGroupPath: string | null): Promise<LbaasDeployment> {
-  const [configRealPath, configRead, pidRead, socketStat] = await Promise.all([
-    canonicalPath(paths.configPath, process.cwd()),
-    readConfig(paths.configPath, userGroupPath, paths.stateDir),
-    readPidFile(paths.pidPath).then(
-      (pids) => ({ pids, error: null }),
-      (error: unknown) => ({ pids: [] as number[], error: toDiscoveryError(error, paths.pidPath).message }),
-    ),
-    lstat(paths.socketPath).catch(() => null),
-  ]);
+function describe(paths: DeploymentPaths, userGroupPath: string | null): LbaasDeployment {
+  const configRealPath = canonicalPathHere(paths.configPath, process.cwd());
+  const configRead = readConfig(paths.configPath, userGroupPath, paths.stateDir);
+  let pidRead: { pids: number[]; error: string | null };
+  try {
+    pidRead = { pids: readPidFileHere(paths.pidPath), error: null };
+  } catch (error) {
+    pidRead = { pids: [], error: toDiscoveryError(error, paths.pidPath).message };
+  }
+  let socketStat: Stats | null = null;
+  try {
+    socketStat = lstatSync(paths.socketPath);
+  } catch {
+    socketStat = null;
+  }
   return {
     ...paths,
     configRealPath,
@@ -236,25 +264,25 @@ async function describe(paths: DeploymentPaths, userGroupPath: string | null): P
   };
 }
 
-async function readConfig(
+function readConfig(
   configPath: string,
   userGroupPath: string | null,
   stateDir: string,
-): Promise<{ config: HaproxyConfig | null; error: string | null; mtimeMs: number | null }> {
+): { config: HaproxyConfig | null; error: string | null; mtimeMs: number | null } {
   let mtimeMs: number | null = null;
   try {
     // Beyond CONFIG_FILE_LIMITS the config is CONFIG_UNREADABLE with the reason, never parsed.
-    const { data, info } = await readRegularFile(configPath, CONFIG_FILE_LIMITS);
+    const { data, info } = readRegularFileHere(configPath, CONFIG_FILE_LIMITS);
     mtimeMs = info.mtimeMs;
     let config: HaproxyConfig;
     try {
       config = parseHaproxyConfig(data.toString('utf8'), { source: configPath });
     } catch (error) {
-      const withheld = await whyContentIsWithheld(configPath, info, stateDir);
+      const withheld = whyContentIsWithheld(configPath, info, stateDir);
       if (withheld) throw new DiscoveryError('parse', configPath, `not a haproxy config (its content is not shown: ${withheld})`);
       throw error;
     }
-    if (userGroupPath) await applyUserGroupSnippet(config, userGroupPath);
+    if (userGroupPath) applyUserGroupSnippet(config, userGroupPath);
     return { config, error: null, mtimeMs };
   } catch (error) {
     return { config: null, error: toDiscoveryError(error, configPath).message, mtimeMs };
@@ -267,8 +295,15 @@ async function readConfig(
  * client): content may be quoted only from a file inside its state dir, owned by the state dir's
  * owner. Returns why not, or null when it may.
  */
-async function whyContentIsWithheld(path: string, info: Stats, stateDir: string): Promise<string | null> {
-  const [realFile, realDir, dirInfo] = await Promise.all([realpath(path).catch(() => null), realpath(stateDir).catch(() => null), statOrNull(stateDir)]);
+function whyContentIsWithheld(path: string, info: Stats, stateDir: string): string | null {
+  const realOrNull = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return null;
+    }
+  };
+  const [realFile, realDir, dirInfo] = [realOrNull(path), realOrNull(stateDir), statOrNull(stateDir)];
   if (!realFile || !realDir || !dirInfo) return 'it could not be placed';
   if (!realFile.startsWith(`${realDir}/`)) return `it is ${realFile}, outside the state dir`;
   if (info.uid !== dirInfo.uid) return `it is owned by uid ${info.uid}, not by the state dir's owner (uid ${dirInfo.uid})`;
@@ -279,10 +314,10 @@ async function whyContentIsWithheld(path: string, info: Stats, stateDir: string)
  * haproxy refuses a `group` given twice, which is why the agent strips it from haproxy.cfg: the
  * snippet's user/group can only fill what the main config lacks.
  */
-async function applyUserGroupSnippet(config: HaproxyConfig, snippetPath: string): Promise<void> {
+function applyUserGroupSnippet(config: HaproxyConfig, snippetPath: string): void {
   let snippet: HaproxyConfig;
   try {
-    snippet = parseHaproxyConfig((await readRegularFile(snippetPath, CONFIG_FILE_LIMITS)).data.toString('utf8'), { source: snippetPath });
+    snippet = parseHaproxyConfig(readRegularFileHere(snippetPath, CONFIG_FILE_LIMITS).data.toString('utf8'), { source: snippetPath });
   } catch {
     return; // The snippet is optional context; the deployment is described without it.
   }

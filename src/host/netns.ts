@@ -75,25 +75,26 @@ export async function listNamespaces(netnsDir: string = DEFAULT_NETNS_DIR, ampho
   }
   const nsfsDev = await nsfsDevice();
   const names = entries.filter(isValidNamespaceName).sort(compareNames);
-  const found = await Promise.all(
-    names.map(async (name): Promise<NamedNamespace | null> => {
-      const path = join(netnsDir, name);
-      let info;
-      try {
-        info = await stat(path);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        // Gone between readdir and stat, or a mount point whose namespace was torn down.
-        if (code === 'ENOENT' || code === 'EINVAL' || code === 'ESTALE') return null;
-        throw toDiscoveryError(err, path);
-      }
-      // A mounted namespace shows the nsfs inode through the bind mount; a plain file shows the
-      // inode of the directory's own filesystem (ext4/tmpfs here), whose st_dev differs.
-      if (!info.isFile() || info.dev !== nsfsDev) return null;
-      return { name, path, inode: info.ino, dev: info.dev, ...classifyNamespace(name, amphoraNamespace) };
-    }),
-  );
-  return found.filter((ns): ns is NamedNamespace => ns !== null);
+  // One synchronous stat per entry, as namespaceInodeNow does: a stat of a mount point under /run
+  // does not block, and 200 of them through the thread pool took 50-130 ms of a busy loop (1 ms so).
+  const found: NamedNamespace[] = [];
+  for (const name of names) {
+    const path = join(netnsDir, name);
+    let info;
+    try {
+      info = statSync(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // Gone between readdir and stat, or a mount point whose namespace was torn down.
+      if (code === 'ENOENT' || code === 'EINVAL' || code === 'ESTALE') continue;
+      throw toDiscoveryError(err, path);
+    }
+    // A mounted namespace shows the nsfs inode through the bind mount; a plain file shows the
+    // inode of the directory's own filesystem (ext4/tmpfs here), whose st_dev differs.
+    if (!info.isFile() || info.dev !== nsfsDev) continue;
+    found.push({ name, path, inode: info.ino, dev: info.dev, ...classifyNamespace(name, amphoraNamespace) });
+  }
+  return found;
 }
 
 /** Plain code-point order, so the order does not depend on the locale. */

@@ -1,6 +1,6 @@
 // Processes from one scan of /proc, and which named network namespace each one lives in. Nothing
 // is spawned: per process we read stat, status and cmdline and do two readlinks (exe, ns/net).
-// The scan runs synchronously in the file worker (fs-worker.ts: ~20 ms for 277 processes, where
+// The scan runs synchronously in the file worker (host-workers.ts: ~20 ms for 277 processes, where
 // the same calls through the async fs API took 400 ms on a busy loop), never on the main thread.
 // Processes come and go while we look; one that vanishes mid-scan is simply not in the result.
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { compareNames, listNamespaces } from './netns.ts';
 import type { NamedNamespace } from './netns.ts';
 import { haproxyIdentityOf } from './haproxy-process.ts';
 import type { HaproxyIdentity } from './haproxy-process.ts';
-import { runFsJob } from './fs-worker.ts';
+import { fileWorker } from './host-workers.ts';
 
 export interface ProcessInfo {
   pid: number;
@@ -63,7 +63,7 @@ const DEFAULT_PASSWD = '/etc/passwd';
 /** All processes (thread-group leaders, i.e. the numeric entries of /proc), sorted by pid. */
 export function scanProcesses(options: ProcScanOptions = {}): Promise<ProcessInfo[]> {
   const { timeoutMs, ...where } = options;
-  return runFsJob('proc-scan', [where], where.procRoot ?? DEFAULT_PROC_ROOT, timeoutMs);
+  return fileWorker.run('proc-scan', [where], where.procRoot ?? DEFAULT_PROC_ROOT, timeoutMs);
 }
 
 /** One process, the same record as scanProcesses; null when there is no such process (now). */
@@ -71,7 +71,7 @@ export function readProcess(pid: number, options: ProcScanOptions = {}): Promise
   const { timeoutMs, ...where } = options;
   // Refused here, before any message: an invalid pid never reaches a path.
   if (!isValidPid(pid)) return Promise.reject(new DiscoveryError('invalid', join(where.procRoot ?? DEFAULT_PROC_ROOT, String(pid)), `not a valid pid: ${pid}`));
-  return runFsJob('proc-read', [pid, where], join(where.procRoot ?? DEFAULT_PROC_ROOT, String(pid)), timeoutMs);
+  return fileWorker.run('proc-read', [pid, where], join(where.procRoot ?? DEFAULT_PROC_ROOT, String(pid)), timeoutMs);
 }
 
 /** scanProcesses in the calling thread, blocking it: for the file worker only. */

@@ -7,7 +7,9 @@
 //     (a file growing while read is refused too);
 //   - give the whole read a deadline: a hung filesystem (NFS) can hold a thread-pool thread, but
 //     never the probe, whose caller gets a 'timeout' at the deadline.
-import { constants } from 'node:fs';
+// readRegularFileHere does the same synchronously, for the file worker (host-workers.ts), whose
+// job timeout is then the deadline.
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
@@ -57,36 +59,78 @@ export function readRegularFile(path: string, limits: SafeReadLimits): Promise<S
   return Promise.race([reading, deadline]).finally(() => clearTimeout(timer));
 }
 
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+/** Refuses what is not a regular file of at most maxBytes; else the buffer to read it into. */
+function bufferFor(path: string, info: Stats, maxBytes: number): Buffer {
+  if (!info.isFile()) throw new DiscoveryError('io', path, `${fileKind(info)}, not a regular file: not read`);
+  if (info.size > maxBytes) throw new DiscoveryError('io', path, `too large: ${info.size} bytes (the limit is ${maxBytes}): not read`);
+  // Sized by fstat plus one byte (to see growth), grown as needed, never past maxBytes + 1.
+  return Buffer.alloc(Math.min(maxBytes + 1, Math.max(info.size + 1, 4096)));
+}
+
+/** The buffer with room after `length`, or a refusal once the file grew past maxBytes. */
+function roomIn(path: string, buffer: Buffer, length: number, maxBytes: number): Buffer {
+  if (length > maxBytes) throw new DiscoveryError('io', path, `grew beyond ${maxBytes} bytes while it was read: not read`);
+  if (length < buffer.length) return buffer;
+  const bigger = Buffer.alloc(Math.min(maxBytes + 1, buffer.length * 2));
+  buffer.copy(bigger, 0, 0, length);
+  return bigger;
+}
+
 async function readBounded(path: string, maxBytes: number): Promise<SafeReadResult> {
   let handle: FileHandle;
   try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    handle = await open(path, OPEN_FLAGS);
   } catch (error) {
     throw toDiscoveryError(error, path);
   }
   try {
     const info = await handle.stat();
-    if (!info.isFile()) throw new DiscoveryError('io', path, `${fileKind(info)}, not a regular file: not read`);
-    if (info.size > maxBytes) throw new DiscoveryError('io', path, `too large: ${info.size} bytes (the limit is ${maxBytes}): not read`);
-    // Sized by fstat plus one byte (to see growth), grown as needed, never past maxBytes + 1.
-    let buffer = Buffer.alloc(Math.min(maxBytes + 1, Math.max(info.size + 1, 4096)));
+    let buffer = bufferFor(path, info, maxBytes);
     let length = 0;
     for (;;) {
-      if (length === buffer.length) {
-        if (length > maxBytes) throw new DiscoveryError('io', path, `grew beyond ${maxBytes} bytes while it was read: not read`);
-        const bigger = Buffer.alloc(Math.min(maxBytes + 1, buffer.length * 2));
-        buffer.copy(bigger, 0, 0, length);
-        buffer = bigger;
-      }
+      buffer = roomIn(path, buffer, length, maxBytes);
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
       if (bytesRead === 0) break;
       length += bytesRead;
     }
-    if (length > maxBytes) throw new DiscoveryError('io', path, `grew beyond ${maxBytes} bytes while it was read: not read`);
+    roomIn(path, buffer, length, maxBytes);
     return { data: buffer.subarray(0, length), info };
   } catch (error) {
     throw toDiscoveryError(error, path);
   } finally {
     await handle.close().catch(() => undefined);
+  }
+}
+
+/** readRegularFile blocking the calling thread, for the file worker (no deadline of its own). */
+export function readRegularFileHere(path: string, limits: SafeReadLimits): SafeReadResult {
+  let fd: number;
+  try {
+    fd = openSync(path, OPEN_FLAGS);
+  } catch (error) {
+    throw toDiscoveryError(error, path);
+  }
+  try {
+    const info = fstatSync(fd);
+    let buffer = bufferFor(path, info, limits.maxBytes);
+    let length = 0;
+    for (;;) {
+      buffer = roomIn(path, buffer, length, limits.maxBytes);
+      const bytesRead = readSync(fd, buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    roomIn(path, buffer, length, limits.maxBytes);
+    return { data: buffer.subarray(0, length), info };
+  } catch (error) {
+    throw toDiscoveryError(error, path);
+  } finally {
+    try {
+      closeSync(fd);
+    } catch {
+      // Closing cannot fail in a way that changes what was read.
+    }
   }
 }

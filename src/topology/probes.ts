@@ -9,6 +9,7 @@
 //   amphora  an amphora's keepalived, agent, certificate and LVS files (files only)
 //   rule   `ip rule` of one namespace, both families (scope = namespace name; amphora namespaces only)
 import type { Config, ProbeName } from '../config.ts';
+import { DiscoveryError } from '../host/errors.ts';
 import type { ProbeDefinition } from '../cache/runner.ts';
 import type { CommandGateway } from '../host/exec.ts';
 import { listLbaasDeployments } from '../host/lbaas-state.ts';
@@ -19,28 +20,16 @@ import { scanProcesses } from '../host/procfs.ts';
 import type { ProcessInfo } from '../host/procfs.ts';
 import { readNamespaceNetworkBest, readOvsSnapshotBest } from './readers.ts';
 import type { NetworkObservation, OvsObservation } from './readers.ts';
-import { queryHaproxyStats } from '../host/haproxy-stats.ts';
+import { queryCompactStats } from '../host/haproxy-stats.ts';
+import type { StatsObservation } from '../host/haproxy-stats.ts';
+import { socketWorker } from '../host/host-workers.ts';
 import { readAmphoraState } from '../host/amphora-state.ts';
 import type { AmphoraState } from '../host/amphora-state.ts';
 import { readIpRules } from '../host/ip-rules.ts';
 import type { IpRule } from '../host/ip-rules.ts';
 import { haproxyFiles, isHaproxy } from './pools.ts';
-import type { HaproxyInfo, HaproxyStatsFailure, HaproxyStatsResult, StatRow } from '../host/haproxy-stats.ts';
 
-/**
- * What the stats probe stores: the typed fields of the socket's answer. The raw column and
- * `show info` maps (about 120 columns a row) and the duration are dropped: the API reads the
- * typed fields, and stats change on every look, so each look is a new row in the log.
- */
-export type StatsObservation =
-  | { reachable: true; info: Omit<HaproxyInfo, 'fields'>; rows: Array<Omit<StatRow, 'columns'>> }
-  | { reachable: false; error: string; reason: HaproxyStatsFailure };
-
-export function compactStats(result: HaproxyStatsResult): StatsObservation {
-  if (!result.reachable) return { reachable: false, error: result.error, reason: result.reason };
-  const { fields: _fields, ...info } = result.info;
-  return { reachable: true, info, rows: result.rows.map(({ columns: _columns, ...row }) => row) };
-}
+export type { StatsObservation } from '../host/haproxy-stats.ts';
 
 /** The history of which haproxy runs each config file: scope = config path. */
 export const HAPROXY_HISTORY = 'haproxy-by-config';
@@ -104,7 +93,15 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
     stats: {
       name: 'stats',
       ttlMs: ttl('stats'),
-      run: async (socketPath) => compactStats(await queryHaproxyStats(socketPath, { timeoutMs: Math.min(2000, config.commandTimeoutMs) })),
+      run: (socketPath) => {
+        const timeoutMs = Math.min(2000, config.commandTimeoutMs);
+        // In the socket worker; the exchange bounds itself (timeoutMs), the worker gets a second more.
+        // A worker that cannot start or died is no news about haproxy: ask in-process instead.
+        return socketWorker.run('stats-query', [socketPath, { timeoutMs }], socketPath, timeoutMs + 1000).catch((err: unknown) => {
+          if (err instanceof DiscoveryError && err.kind === 'timeout') throw err;
+          return queryCompactStats(socketPath, { timeoutMs });
+        });
+      },
     },
     amphora: {
       name: 'amphora',
