@@ -250,6 +250,8 @@ function useStoreHealth(store: ObservationStore): Plugin<GraphQLContext> {
     onExecute() {
       return {
         onExecuteDone({ result, setResult }) {
+          // The answer's looks are written before it leaves, so a write that fails is said in it.
+          store.flush();
           const health = store.health();
           if ((!health.writeFailure && health.setAside.length === 0) || Symbol.asyncIterator in (result as object)) return;
           const r = result as ExecutionResult;

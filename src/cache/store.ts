@@ -89,6 +89,7 @@ export class ObservationStore {
   readonly file: string;
   private st!: Statements;
   private recordTx!: (probe: string, scope: string, at: number, payload: unknown) => StoredObservation;
+  private writeQueuedTx!: (entries: QueuedLook[]) => void;
   private readonly log: (message: string) => void;
   private writeFailure: StoreHealth['writeFailure'] = null;
   private readonly setAside: StoreHealth['setAside'] = [];
@@ -107,6 +108,13 @@ export class ObservationStore {
   private readonly hot = new Map<string, { observation: StoredObservation; readAt: number }>();
   /** Looks that could not be written (disk full): served from here until a write succeeds. */
   private readonly unsaved = new Map<string, StoredObservation>();
+  /**
+   * Looks recorded but not yet in the file: written together within FLUSH_MS, or sooner when
+   * something reads the file for them (history) or an answer is sent (flush()). One transaction
+   * per look was ~40 % of a cold 200-pool trace's main thread; one per batch is a few.
+   */
+  private queued = new Map<string, QueuedLook>();
+  private flushTimer: NodeJS.Timeout | undefined;
 
   /** `file` ':memory:' gives a private in-memory store (tests). */
   constructor(file: string, options: ObservationStoreOptions = {}) {
@@ -159,20 +167,24 @@ export class ObservationStore {
         'DELETE FROM probe_failure WHERE probe = ? AND scope = ? AND id <= (SELECT id FROM probe_failure WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
       ),
     };
-    const tx = db.transaction((probe: string, scope: string, at: number, payload: unknown) => {
-      const json = JSON.stringify(payload);
-      const hash = createHash('sha256').update(json).digest('hex');
+    // firstSeen: looks of one payload queued together were first seen before `at`.
+    const writeOne = (probe: string, scope: string, at: number, payload: unknown, json = JSON.stringify(payload), hash = hashOf(json), firstSeen = at): StoredObservation => {
       const latest = this.st.latestMeta.get(probe, scope); // the hash is enough: the payload is not read
       if (latest && latest.hash === hash) {
         this.st.touch.run(at, latest.id);
         return { probe, scope, firstSeen: latest.first_seen, lastSeen: at, payload };
       }
-      const { lastInsertRowid } = this.st.insert.run(probe, scope, at, at, hash, json);
+      const { lastInsertRowid } = this.st.insert.run(probe, scope, firstSeen, at, hash, json);
       this.parsed.set(`${probe}\u0000${scope}`, { id: Number(lastInsertRowid), payload });
       this.st.prune.run(probe, scope, probe, scope, HISTORY_ROWS_KEPT);
-      return { probe, scope, firstSeen: at, lastSeen: at, payload };
-    });
+      return { probe, scope, firstSeen, lastSeen: at, payload };
+    };
+    const tx = db.transaction(writeOne);
     this.recordTx = (probe, scope, at, payload) => tx.immediate(probe, scope, at, payload);
+    const batch = db.transaction((entries: QueuedLook[]) => {
+      for (const e of entries) writeOne(e.observation.probe, e.observation.scope, e.observation.lastSeen, e.observation.payload, e.json, e.hash, e.observation.firstSeen);
+    });
+    this.writeQueuedTx = (entries) => batch.immediate(entries);
   }
 
   /** Renames the broken file (and its -wal, -shm) to FILE.corrupt-<time>, so a new one can start. */
@@ -219,22 +231,57 @@ export class ObservationStore {
     return { file: this.file, writeFailure: this.writeFailure, setAside: [...this.setAside] };
   }
 
-  /** Stores what a probe saw at `at`: a new row only when the payload changed. Never throws. */
+  /**
+   * Stores what a probe saw at `at`: a new row only when the payload changed. Never throws. The
+   * look is served (latest()) at once and written with the others of its batch within FLUSH_MS.
+   */
   record(probe: string, scope: string, at: number, payload: unknown): StoredObservation {
     const key = `${probe}\u0000${scope}`;
     this.hot.delete(key);
+    const json = JSON.stringify(payload);
+    const hash = hashOf(json);
+    // A change of a look still queued: write that one first, so the log keeps every change.
+    if (this.queued.get(key)?.hash !== undefined && this.queued.get(key)!.hash !== hash) this.flush();
+    const observation = { probe, scope, firstSeen: this.firstSeenOf(key, probe, scope, hash, at), lastSeen: at, payload };
+    this.queued.set(key, { observation, json, hash });
+    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+    return observation;
+  }
+
+  /** Since when the payload with this hash has been seen (`at` when it is new). */
+  private firstSeenOf(key: string, probe: string, scope: string, hash: string, at: number): number {
+    const queued = this.queued.get(key);
+    if (queued) return queued.hash === hash ? queued.observation.firstSeen : at;
+    const unsaved = this.unsaved.get(key);
+    if (unsaved) return hashOf(JSON.stringify(unsaved.payload)) === hash ? unsaved.firstSeen : at;
     try {
-      const stored = this.recordTx(probe, scope, at, payload);
-      this.unsaved.delete(key);
+      const meta = this.st.latestMeta.get(probe, scope);
+      return meta && meta.hash === hash ? meta.first_seen : at;
+    } catch {
+      return at; // the flush reports the file's trouble
+    }
+  }
+
+  /**
+   * Writes the queued looks now, in one transaction. Never throws: when the file cannot be
+   * written, they are kept in memory (served from there) and the failure is reported.
+   */
+  flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.queued.size === 0) return;
+    const entries = this.queued;
+    this.queued = new Map();
+    try {
+      this.writeQueuedTx([...entries.values()]);
+      for (const key of entries.keys()) {
+        this.unsaved.delete(key);
+        this.hot.delete(key);
+      }
       this.wrote();
-      return stored;
     } catch (error) {
       this.failed('write', error);
-      const previous = this.unsaved.get(key);
-      const same = previous !== undefined && JSON.stringify(previous.payload) === JSON.stringify(payload);
-      const kept = { probe, scope, firstSeen: same ? previous.firstSeen : at, lastSeen: at, payload };
-      this.unsaved.set(key, kept);
-      return kept;
+      for (const [key, e] of entries) this.unsaved.set(key, e.observation);
     }
   }
 
@@ -243,6 +290,7 @@ export class ObservationStore {
    * whose latest summary is not null but which this look did not see is recorded as null.
    */
   recordSubjects(probe: string, at: number, summaries: ReadonlyMap<string, unknown>): void {
+    this.flush();
     this.hot.clear();
     try {
       this.db.transaction(() => {
@@ -270,6 +318,8 @@ export class ObservationStore {
 
   latest(probe: string, scope: string): StoredObservation | null {
     const key = `${probe}\u0000${scope}`;
+    const queued = this.queued.get(key);
+    if (queued) return queued.observation;
     const unsaved = this.unsaved.get(key);
     let stored: StoredObservation | null;
     try {
@@ -308,6 +358,7 @@ export class ObservationStore {
 
   /** Newest first. */
   history(probe: string, scope: string, limit = 50): StoredObservation[] {
+    if (this.queued.size > 0) this.flush();
     try {
       return this.st.history.all(probe, scope, limit).map((row) => toObservation(probe, scope, row));
     } catch (error) {
@@ -350,8 +401,24 @@ export class ObservationStore {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (this.db.open) {
+      this.flush();
+      this.db.close();
+    }
   }
+}
+
+/** How long a recorded look may wait to be written with others. */
+const FLUSH_MS = 20;
+
+interface QueuedLook {
+  observation: StoredObservation;
+  json: string;
+  hash: string;
+}
+
+function hashOf(json: string): string {
+  return createHash('sha256').update(json).digest('hex');
 }
 
 function toObservation(probe: string, scope: string, row: ObservationRow): StoredObservation {
