@@ -4,7 +4,8 @@
 //   fork floor   one bare `ip -n NS -batch -` per namespace, 4 at once (what any tool that spawns
 //                a process per namespace pays at the least)
 //   lean shell   bench/lean-trace.sh: one OVS dump, a /proc readlink loop, one ip per namespace
-// and the served product (the compiled `lbtopo serve`, a process of its own, on loopback):
+// and the served product (the compiled `lbtopo serve`, a process of its own, on loopback, settled:
+// its first background round done):
 //   full trace cold (maxAge: 0) and warm (p50, p95); `haproxy: MISSING` cold; warm MISSING
 //   throughput with 32 clients for 10 s (bench/load-client.ts, its own process); `lbtopo check`
 //   in-process on an empty cache and against the server; how soon a change in a namespace or in
@@ -60,6 +61,15 @@ async function serveLab(lab: Lab): Promise<Served> {
     });
     child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
   });
+  // A long-running server is what is measured: wait until its first background round has looked
+  // at everything (a warm trace then runs nothing), so the first cold figures do not compete with it.
+  const settledBy = Date.now() + 120_000;
+  for (;;) {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: TRACE }) });
+    const summary = ((await res.json()) as { extensions?: { probeSummary?: { ran: number; shared: number } } }).extensions?.probeSummary;
+    if ((summary && summary.ran + summary.shared === 0) || Date.now() > settledBy) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
   return { url, child, pid: child.pid! };
 }
 

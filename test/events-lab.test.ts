@@ -107,6 +107,32 @@ test('a warm answer is reused while its looks would be served the same, and neve
   }
 });
 
+test('the background refresher keeps what a check needs warm: after its first round, no look waits, past every TTL', async () => {
+  // TTL 600 ms, a round every 200 ms refreshing 300 ms ahead: nothing a check needs may expire.
+  // Events off: a change the kernel reports (IPv6 address flags settling in a new lab) makes the
+  // next answer look, rightly; here only expiry is at stake.
+  const warm = served({ LBTOPO_TTL: '600ms', LBTOPO_REFRESH: '200ms', LBTOPO_EVENTS: 'off' });
+  try {
+    const q = '{ problems { code } pools { id members { status } vipPort { ovsPort { tag } } } }';
+    const first = Date.now() + 3000;
+    // The first round has run once no look of the query has to run any more.
+    while ((await gql(warm, q)).extensions!.probeSummary!.ran > 0 && Date.now() < first) await new Promise((r) => setTimeout(r, 50));
+    const ran: number[] = [];
+    const looked: string[] = [];
+    const until = Date.now() + 1500; // more than two TTLs
+    while (Date.now() < until) {
+      const res = await gql(warm, q);
+      ran.push(res.extensions!.probeSummary!.ran + res.extensions!.probeSummary!.shared);
+      for (const e of res.extensions!.probes!) if (e.source === 'ran' || e.source === 'shared') looked.push(`${e.probe}(${e.scope})`);
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    assert.ok(ran.length > 10);
+    assert.deepEqual(ran.filter((n) => n > 0), [], `every answer came from looks the refresher made (${ran.join(',')}; ran: ${looked.join(' ')})`);
+  } finally {
+    warm.close();
+  }
+});
+
 test('with netlink off, or OVSDB unreachable, the commands answer and the answer says why', async () => {
   const fallback = createApp(loadConfig({ ...lab.env(), LBTOPO_DB: tmpDb(), LBTOPO_NETLINK: 'off' }), { log: () => {} });
   try {

@@ -115,6 +115,8 @@ export class ObservationStore {
    */
   private queued = new Map<string, QueuedLook>();
   private flushTimer: NodeJS.Timeout | undefined;
+  /** The hash and first_seen of the latest row each key was given here, so record() need not ask the file. */
+  private readonly written = new Map<string, { hash: string; firstSeen: number }>();
 
   /** `file` ':memory:' gives a private in-memory store (tests). */
   constructor(file: string, options: ObservationStoreOptions = {}) {
@@ -172,10 +174,12 @@ export class ObservationStore {
       const latest = this.st.latestMeta.get(probe, scope); // the hash is enough: the payload is not read
       if (latest && latest.hash === hash) {
         this.st.touch.run(at, latest.id);
+        this.written.set(`${probe}\u0000${scope}`, { hash, firstSeen: latest.first_seen });
         return { probe, scope, firstSeen: latest.first_seen, lastSeen: at, payload };
       }
       const { lastInsertRowid } = this.st.insert.run(probe, scope, firstSeen, at, hash, json);
       this.parsed.set(`${probe}\u0000${scope}`, { id: Number(lastInsertRowid), payload });
+      this.written.set(`${probe}\u0000${scope}`, { hash, firstSeen });
       this.st.prune.run(probe, scope, probe, scope, HISTORY_ROWS_KEPT);
       return { probe, scope, firstSeen, lastSeen: at, payload };
     };
@@ -196,6 +200,8 @@ export class ObservationStore {
     }
     this.setAside.push({ at, file: this.file, movedTo, reason });
     this.parsed.clear();
+    this.written.clear();
+    this.hot.clear();
     this.log(`lbtopo: the cache file ${this.file} is corrupt (${reason}); it was set aside as ${movedTo} and a new one started`);
   }
 
@@ -254,6 +260,10 @@ export class ObservationStore {
     if (queued) return queued.hash === hash ? queued.observation.firstSeen : at;
     const unsaved = this.unsaved.get(key);
     if (unsaved) return hashOf(JSON.stringify(unsaved.payload)) === hash ? unsaved.firstSeen : at;
+    // Another process may have written since: then only this first_seen in memory is off, until
+    // the flush (which compares with the file) and the next read.
+    const written = this.written.get(key);
+    if (written) return written.hash === hash ? written.firstSeen : at;
     try {
       const meta = this.st.latestMeta.get(probe, scope);
       return meta && meta.hash === hash ? meta.first_seen : at;
@@ -274,14 +284,19 @@ export class ObservationStore {
     this.queued = new Map();
     try {
       this.writeQueuedTx([...entries.values()]);
-      for (const key of entries.keys()) {
+      // What was just written is what the file holds: served from memory for HOT_MS, as a read would be.
+      const now = performance.now();
+      for (const [key, e] of entries) {
         this.unsaved.delete(key);
-        this.hot.delete(key);
+        this.hot.set(key, { observation: e.observation, readAt: now });
       }
       this.wrote();
     } catch (error) {
       this.failed('write', error);
-      for (const [key, e] of entries) this.unsaved.set(key, e.observation);
+      for (const [key, e] of entries) {
+        this.unsaved.set(key, e.observation);
+        this.written.delete(key); // set inside the transaction that rolled back
+      }
     }
   }
 

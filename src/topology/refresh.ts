@@ -1,13 +1,18 @@
 // The refresh mutation: every selected probe looks at the host now (maxAge 0) for every scope
-// it has (each namespace for ip, each pool's socket for stats).
+// it has (each namespace for ip, each pool's socket for stats). The background refresher uses it
+// too, with its own freshness.
 import type { ProbeTraceEntry } from '../cache/runner.ts';
 import type { ProbeName } from '../config.ts';
 import { PROBE_NAMES } from '../config.ts';
 import type { TopologySession } from './session.ts';
 import { listPools } from './queries.ts';
 
-export async function refreshProbes(session: TopologySession, probes: readonly ProbeName[] = PROBE_NAMES): Promise<ProbeTraceEntry[]> {
-  session.requireFreshness(0);
+/**
+ * `now: false` keeps the session's own freshness (the background refresher's, which looks again
+ * only at what would expire before its next round) instead of looking at everything now.
+ */
+export async function refreshProbes(session: TopologySession, probes: readonly ProbeName[] = PROBE_NAMES, options: { now?: boolean } = {}): Promise<ProbeTraceEntry[]> {
+  if (options.now ?? true) session.requireFreshness(0);
   const wanted = new Set(probes);
   const start = session.trace.length;
   const settle = (p: Promise<unknown>) => p.catch(() => undefined);

@@ -1,9 +1,12 @@
 // Keeps what `check` and /metrics need warm, so a scrape or a check never waits on a cold look at
-// every namespace. Each round runs the host diagnosis (every probe the rules need: state dirs,
-// namespaces, /proc, every namespace's network, OVS, every stats socket) in a session that
+// every namespace. Each round looks through every probe (state dirs, namespaces, /proc, every
+// namespace's network, OVS, every stats socket, the amphora's files, the cloud) in a session that
 // refreshes ahead: an observation that would expire before the next round is looked at again now.
-// Rounds never overlap, and a failing round only logs: the next one tries again.
-import { diagnoseHost } from '../diagnose/diagnose.ts';
+// It does not judge: the rules run when a check or a scrape asks (judging 1,000 pools on every
+// round held the loop that answers requests for no one). Rounds never overlap, and a failing
+// round only logs: the next one tries again.
+import { PROBE_NAMES } from '../config.ts';
+import { refreshProbes } from './refresh.ts';
 import type { TopologySession } from './session.ts';
 
 export interface BackgroundRefresher {
@@ -21,7 +24,7 @@ export function startBackgroundRefresher(newSession: () => TopologySession, inte
     // One and a half intervals ahead: the next round may start a little late.
     session.aheadMs = Math.round(intervalMs * 1.5);
     try {
-      await diagnoseHost(session);
+      await refreshProbes(session, PROBE_NAMES, { now: false });
     } catch (err) {
       log(`background refresh failed: ${(err as Error).message}`);
     }
