@@ -16,7 +16,7 @@ import { CommandGateway } from './host/exec.ts';
 import { ObservationStore } from './cache/store.ts';
 import type { StoreHealth } from './cache/store.ts';
 import { ProbeFailedError, ProbeRunner } from './cache/runner.ts';
-import { AnswerCache } from './cache/answers.ts';
+import { AnswerCache, registerAnswerMetrics } from './cache/answers.ts';
 import { defineHostProbes } from './topology/probes.ts';
 import type { HostProbes } from './topology/probes.ts';
 import { TopologySession } from './topology/session.ts';
@@ -87,10 +87,15 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const runner = new ProbeRunner(store, log);
   const probes = defineHostProbes(config, gateway);
   const cloud = cloudProbesFor(config);
-  const newSession = () => new TopologySession(runner, probes, config, cloud);
-  const tracing = createTracing(config, schema, logger);
   let watchers: HostWatchers | null = null;
-  const answers = new AnswerCache(runner, () => watchers?.status().some((w) => w.source === 'netns-dir' && w.active) ?? false);
+  const namespaceFilesWatched = () => watchers?.namespaceFilesWatched() ?? false;
+  const newSession = () => {
+    const session = new TopologySession(runner, probes, config, cloud);
+    session.namespaceFilesWatched = namespaceFilesWatched;
+    return session;
+  };
+  const tracing = createTracing(config, schema, logger);
+  const answers = new AnswerCache(runner, namespaceFilesWatched);
 
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
@@ -104,7 +109,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     plugins: [
       ...(tracing ? [tracing.plugin] : []),
       useRequestLog(logger), useHttpEdge(config, refusals.count), useBearerToken(config.token), useGraphiqlAssets(), useReadiness(store),
-      useMetrics(runner, newSession, (registers) => registerEdgeMetrics(registers, gateway, refusals)),
+      useMetrics(runner, newSession, (registers) => {
+        registerEdgeMetrics(registers, gateway, refusals);
+        registerAnswerMetrics(registers, answers);
+      }),
       useQueryLimits(config.limits, refusals.count), useProbeExtensions(), useStoreHealth(store),
       // Last, so that it keeps an answer as executed, before any plugin's onExecuteDone rewrites it.
       useAnswerReuse(answers),
@@ -250,8 +258,9 @@ function useStoreHealth(store: ObservationStore): Plugin<GraphQLContext> {
     onExecute() {
       return {
         onExecuteDone({ result, setResult }) {
-          // The answer's looks are written before it leaves, so a write that fails is said in it.
-          store.flush();
+          // Looks are written before the answer leaves (a slice of them: the rest follow at once),
+          // so a write that fails is said in it.
+          store.flushSome();
           const health = store.health();
           if ((!health.writeFailure && health.setAside.length === 0) || Symbol.asyncIterator in (result as object)) return;
           const r = result as ExecutionResult;

@@ -75,6 +75,8 @@ test('a warm answer is reused while its looks would be served the same, and neve
   assert.equal(again.extensions!.probeSummary!.looks, first.extensions!.probeSummary!.looks, 'the reused answer lists the same looks');
   assert.equal(again.extensions!.probeSummary!.cache, again.extensions!.probeSummary!.looks, 'each of them a cache hit');
   assert.equal(again.extensions!.probes!.length, again.extensions!.probeSummary!.looks, 'and the full trace names each');
+  const metrics = await (await app.yoga.fetch('http://lbtopo.test/metrics')).text();
+  assert.match(metrics, /^lbtopo_answers_total\{outcome="reused"\} [1-9]/m, 'counted in /metrics');
 
   // A change the kernel reports outdates the looks the answer was built from: the next answer is executed.
   execFileSync('ip', ['-n', target.namespace, 'addr', 'add', '198.51.100.21/32', 'dev', target.tapName]);

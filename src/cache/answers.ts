@@ -13,8 +13,10 @@
 // (without the netns watch, only the per-request stat of each namespace file notices a deleted
 // namespace before its TTL; a reused answer would skip it). Reuse is also capped at
 // REUSE_MS after an answer was built or last checked: what depends on the clock (certificate days
-// left, how long a drift has lasted) and what another process wrote into the cache file (seen
-// after HOT_MS in store.ts) is then at most that old, as it already is for the store itself.
+// left, how long a drift has lasted) is then at most that old. What another process writes into
+// the cache file moves its data_version, which store.ts notices; the next check sees the new rows.
+import { Counter } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { LookRecord, ProbeRunner, ProbeTraceEntry } from './runner.ts';
 
 export const REUSE_MS = 1000;
@@ -103,4 +105,19 @@ export class AnswerCache {
     }
     return checkBy;
   }
+}
+
+/** lbtopo_answers_total{outcome}: queries answered by a reused answer, and executed ones. */
+export function registerAnswerMetrics(registers: Registry[], answers: AnswerCache): void {
+  new Counter({
+    name: 'lbtopo_answers_total',
+    help: 'Queries answered, by outcome: reused (every look it was built from unchanged) or executed.',
+    labelNames: ['outcome'],
+    registers,
+    collect() {
+      this.reset();
+      this.inc({ outcome: 'reused' }, answers.hits);
+      this.inc({ outcome: 'executed' }, answers.misses);
+    },
+  });
 }

@@ -73,6 +73,7 @@ interface Statements {
   history: Database.Statement<[string, string, number], ObservationRow>;
   lastFailure: Database.Statement<[string, string], { failed_at: number; kind: string; message: string }>;
   latestMeta: Database.Statement<[string, string], Omit<ObservationRow, 'payload'>>;
+  dataVersion: Database.Statement<[], number>;
 }
 
 /**
@@ -82,7 +83,8 @@ interface Statements {
  * later, is renamed aside (FILE.corrupt-<time>) and a new one started, saying so.
  */
 /** How long a latest observation read from the file is trusted without asking it again. */
-const HOT_MS = 1000;
+/** How often the file is asked whether another connection wrote to it (PRAGMA data_version). */
+const OTHER_WRITERS_CHECK_MS = 50;
 
 export class ObservationStore {
   db!: Database.Database;
@@ -100,12 +102,15 @@ export class ObservationStore {
    */
   private readonly parsed = new Map<string, { id: number; payload: unknown }>();
   /**
-   * The latest observation per (probe, scope) as last read, trusted for HOT_MS: a warm 200-pool
-   * trace asks for about 400 of them, and a SQLite look-up each was a fifth of its CPU. Our own
-   * writes drop the entry at once; another process's writes (a CLI check on the same file) are
-   * seen within HOT_MS, and until then the older observation is served with its own age.
+   * The latest observation per (probe, scope) as last read or written here: a warm 1000-pool
+   * trace asks for about 2,000 of them, and a SQLite look-up each was most of its CPU. Trusted
+   * while no other connection has written to the file (PRAGMA data_version, asked at most every
+   * OTHER_WRITERS_CHECK_MS): another process's writes (a CLI check on the same file) are seen
+   * within that, and until then the older observation is served with its own age.
    */
-  private readonly hot = new Map<string, { observation: StoredObservation; readAt: number }>();
+  private readonly hot = new Map<string, StoredObservation>();
+  private dataVersion: number | null = null;
+  private otherWritersCheckedAt = -Infinity;
   /** Looks that could not be written (disk full): served from here until a write succeeds. */
   private readonly unsaved = new Map<string, StoredObservation>();
   /**
@@ -116,7 +121,9 @@ export class ObservationStore {
   private queued = new Map<string, QueuedLook>();
   private flushTimer: NodeJS.Timeout | undefined;
   /** The hash and first_seen of the latest row each key was given here, so record() need not ask the file. */
-  private readonly written = new Map<string, { hash: string; firstSeen: number }>();
+  private readonly written = new Map<string, { id: number; hash: string; firstSeen: number }>();
+  /** Per subject-history probe, the subjects whose latest summary is not null (recordSubjects). */
+  private readonly subjects = new Map<string, Set<string>>();
 
   /** `file` ':memory:' gives a private in-memory store (tests). */
   constructor(file: string, options: ObservationStoreOptions = {}) {
@@ -159,6 +166,7 @@ export class ObservationStore {
       history: db.prepare('SELECT id, first_seen, last_seen, hash, payload FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT ?'),
       lastFailure: db.prepare('SELECT failed_at, kind, message FROM probe_failure WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1'),
       latestMeta: db.prepare('SELECT id, first_seen, last_seen, hash FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1'),
+      dataVersion: db.prepare('PRAGMA data_version').pluck() as Database.Statement<[], number>,
       presentSubjects: db.prepare(
         "SELECT o.scope FROM observation o WHERE o.probe = ? AND o.payload != 'null' AND o.id = (SELECT max(id) FROM observation WHERE probe = o.probe AND scope = o.scope)",
       ),
@@ -171,21 +179,25 @@ export class ObservationStore {
     };
     // firstSeen: looks of one payload queued together were first seen before `at`.
     const writeOne = (probe: string, scope: string, at: number, payload: unknown, json = JSON.stringify(payload), hash = hashOf(json), firstSeen = at): StoredObservation => {
-      const latest = this.st.latestMeta.get(probe, scope); // the hash is enough: the payload is not read
+      const key = `${probe}\u0000${scope}`;
+      // What this connection wrote last is the latest row while nobody else writes (flush() checks).
+      const mine = this.written.get(key);
+      const latest = mine ? { id: mine.id, hash: mine.hash, first_seen: mine.firstSeen } : this.st.latestMeta.get(probe, scope);
       if (latest && latest.hash === hash) {
         this.st.touch.run(at, latest.id);
-        this.written.set(`${probe}\u0000${scope}`, { hash, firstSeen: latest.first_seen });
+        this.written.set(key, { id: latest.id, hash, firstSeen: latest.first_seen });
         return { probe, scope, firstSeen: latest.first_seen, lastSeen: at, payload };
       }
       const { lastInsertRowid } = this.st.insert.run(probe, scope, firstSeen, at, hash, json);
-      this.parsed.set(`${probe}\u0000${scope}`, { id: Number(lastInsertRowid), payload });
-      this.written.set(`${probe}\u0000${scope}`, { hash, firstSeen });
+      this.parsed.set(key, { id: Number(lastInsertRowid), payload });
+      this.written.set(key, { id: Number(lastInsertRowid), hash, firstSeen });
       this.st.prune.run(probe, scope, probe, scope, HISTORY_ROWS_KEPT);
       return { probe, scope, firstSeen, lastSeen: at, payload };
     };
     const tx = db.transaction(writeOne);
     this.recordTx = (probe, scope, at, payload) => tx.immediate(probe, scope, at, payload);
     const batch = db.transaction((entries: QueuedLook[]) => {
+      this.checkOtherWriters(true); // under the write lock: what another process wrote is known
       for (const e of entries) writeOne(e.observation.probe, e.observation.scope, e.observation.lastSeen, e.observation.payload, e.json, e.hash, e.observation.firstSeen);
     });
     this.writeQueuedTx = (entries) => batch.immediate(entries);
@@ -202,6 +214,7 @@ export class ObservationStore {
     this.parsed.clear();
     this.written.clear();
     this.hot.clear();
+    this.subjects.clear();
     this.log(`lbtopo: the cache file ${this.file} is corrupt (${reason}); it was set aside as ${movedTo} and a new one started`);
   }
 
@@ -247,10 +260,14 @@ export class ObservationStore {
     const json = JSON.stringify(payload);
     const hash = hashOf(json);
     // A change of a look still queued: write that one first, so the log keeps every change.
-    if (this.queued.get(key)?.hash !== undefined && this.queued.get(key)!.hash !== hash) this.flush();
+    const pending = this.queued.get(key);
+    if (pending && pending.hash !== hash) {
+      this.queued.delete(key);
+      this.writeEntries([[key, pending]]);
+    }
     const observation = { probe, scope, firstSeen: this.firstSeenOf(key, probe, scope, hash, at), lastSeen: at, payload };
     this.queued.set(key, { observation, json, hash });
-    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+    this.flushTimer ??= setTimeout(() => this.flushSome(), FLUSH_MS).unref();
     return observation;
   }
 
@@ -277,18 +294,35 @@ export class ObservationStore {
    * written, they are kept in memory (served from there) and the failure is reported.
    */
   flush(): void {
+    while (this.queued.size > 0) this.flushSome(Infinity);
+  }
+
+  /**
+   * Writes at most `rows` of the queued looks (oldest first) in one transaction; the rest wait
+   * for the next. A slice of FLUSH_ROWS is ~20 ms, so a 1000-pool round's 2,000 looks never hold
+   * the loop that answers requests for long. Never throws (see flush()).
+   */
+  flushSome(rows = FLUSH_ROWS): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     if (this.queued.size === 0) return;
-    const entries = this.queued;
-    this.queued = new Map();
+    const entries: Array<[string, QueuedLook]> = [];
+    for (const entry of this.queued) {
+      if (entries.length >= rows) break;
+      entries.push(entry);
+    }
+    for (const [key] of entries) this.queued.delete(key);
+    if (this.queued.size > 0) this.flushTimer = setTimeout(() => this.flushSome(), 0).unref();
+    this.writeEntries(entries);
+  }
+
+  private writeEntries(entries: Array<[string, QueuedLook]>): void {
     try {
-      this.writeQueuedTx([...entries.values()]);
-      // What was just written is what the file holds: served from memory for HOT_MS, as a read would be.
-      const now = performance.now();
+      this.writeQueuedTx(entries.map(([, e]) => e));
+      // What was just written is what the file holds.
       for (const [key, e] of entries) {
         this.unsaved.delete(key);
-        this.hot.set(key, { observation: e.observation, readAt: now });
+        this.hot.set(key, e.observation);
       }
       this.wrote();
     } catch (error) {
@@ -305,21 +339,40 @@ export class ObservationStore {
    * whose latest summary is not null but which this look did not see is recorded as null.
    */
   recordSubjects(probe: string, at: number, summaries: ReadonlyMap<string, unknown>): void {
-    this.flush();
-    this.hot.clear();
+    const touched: string[] = [];
     try {
       this.db.transaction(() => {
-        for (const [subject, summary] of summaries) if (subject !== LOOKS_SCOPE) this.recordTx(probe, subject, at, summary);
-        for (const { scope } of this.st.presentSubjects.all(probe)) {
-          if (scope !== LOOKS_SCOPE && !summaries.has(scope)) this.recordTx(probe, scope, at, null);
-        }
+        this.checkOtherWriters(true);
+        const present = this.presentSubjectsOf(probe);
+        const write = (subject: string, summary: unknown) => {
+          this.recordTx(probe, subject, at, summary);
+          touched.push(subject);
+          if (summary === null) present.delete(subject);
+          else present.add(subject);
+        };
+        for (const [subject, summary] of summaries) if (subject !== LOOKS_SCOPE) write(subject, summary);
+        for (const scope of [...present]) if (!summaries.has(scope)) write(scope, null);
         // One row whose payload never changes: its first_seen is the first look, last_seen the latest.
         this.recordTx(probe, LOOKS_SCOPE, at, 'looked');
+        touched.push(LOOKS_SCOPE);
       }).immediate();
       this.wrote();
     } catch (error) {
+      this.subjects.delete(probe); // changed inside the transaction that rolled back
+      for (const subject of touched) this.written.delete(`${probe}\u0000${subject}`);
       this.failed('write', error); // history is what is lost while the disk is full
     }
+    for (const subject of touched) this.hot.delete(`${probe}\u0000${subject}`);
+  }
+
+  /** The subjects of `probe` whose latest summary is not null (asked of the file once, then kept). */
+  private presentSubjectsOf(probe: string): Set<string> {
+    let present = this.subjects.get(probe);
+    if (!present) {
+      present = new Set(this.st.presentSubjects.all(probe).map((r) => r.scope).filter((scope) => scope !== LOOKS_SCOPE));
+      this.subjects.set(probe, present);
+    }
+    return present;
   }
 
   /**
@@ -348,13 +401,29 @@ export class ObservationStore {
   }
 
   private latestStored(probe: string, scope: string, key: string): StoredObservation | null {
+    this.checkOtherWriters(false);
     const hot = this.hot.get(key);
-    const now = performance.now();
-    if (hot && now - hot.readAt < HOT_MS) return hot.observation;
+    if (hot) return hot;
     const observation = this.latestFromFile(probe, scope, key);
-    if (observation) this.hot.set(key, { observation, readAt: now });
-    else this.hot.delete(key);
+    if (observation) this.hot.set(key, observation);
     return observation;
+  }
+
+  /**
+   * Forgets what this connection knows of the file once another connection has written to it
+   * (data_version moved): its rows are read again. `now` asks the file whatever the interval.
+   */
+  private checkOtherWriters(now: boolean): void {
+    const t = performance.now();
+    if (!now && t - this.otherWritersCheckedAt < OTHER_WRITERS_CHECK_MS) return;
+    this.otherWritersCheckedAt = t;
+    const version = this.st.dataVersion.get() as number;
+    if (version !== this.dataVersion) {
+      this.dataVersion = version;
+      this.hot.clear();
+      this.written.clear();
+      this.subjects.clear();
+    }
   }
 
   private latestFromFile(probe: string, scope: string, key: string): StoredObservation | null {
@@ -423,8 +492,9 @@ export class ObservationStore {
   }
 }
 
-/** How long a recorded look may wait to be written with others. */
+/** How long a recorded look may wait to be written with others, and how many are written at once. */
 const FLUSH_MS = 20;
+const FLUSH_ROWS = 250;
 
 interface QueuedLook {
   observation: StoredObservation;

@@ -10,9 +10,19 @@ import { listPools } from './queries.ts';
 /**
  * `now: false` keeps the session's own freshness (the background refresher's, which looks again
  * only at what would expire before its next round) instead of looking at everything now.
+ * `concurrency` bounds the per-namespace and per-socket looks in flight: the refresher's 2,000
+ * looks of a 1000-pool host, started in one go, held the loop that answers requests for 300 ms.
  */
-export async function refreshProbes(session: TopologySession, probes: readonly ProbeName[] = PROBE_NAMES, options: { now?: boolean } = {}): Promise<ProbeTraceEntry[]> {
+export async function refreshProbes(session: TopologySession, probes: readonly ProbeName[] = PROBE_NAMES, options: { now?: boolean; concurrency?: number } = {}): Promise<ProbeTraceEntry[]> {
   if (options.now ?? true) session.requireFreshness(0);
+  const each = <T>(items: readonly T[], look: (item: T) => Promise<unknown>): Promise<unknown>[] => {
+    if (!options.concurrency) return items.map((item) => settle(look(item)));
+    let next = 0;
+    const lane = async () => {
+      while (next < items.length) await settle(look(items[next++]!));
+    };
+    return Array.from({ length: Math.min(options.concurrency, items.length) }, lane);
+  };
   const wanted = new Set(probes);
   const start = session.trace.length;
   const settle = (p: Promise<unknown>) => p.catch(() => undefined);
@@ -29,11 +39,11 @@ export async function refreshProbes(session: TopologySession, probes: readonly P
   }
   if (wanted.has('ip')) {
     const namespaces = (await session.namespaces()).value;
-    jobs.push(...namespaces.map((ns) => settle(session.network(ns.name))));
+    jobs.push(...each(namespaces, (ns) => session.network(ns.name)));
   }
   if (wanted.has('stats')) {
     const sockets = new Set((await listPools(session)).map((p) => p.deployment.socketPath));
-    jobs.push(...[...sockets].map((s) => settle(session.stats(s))));
+    jobs.push(...each([...sockets], (s) => session.stats(s)));
   }
   if (wanted.has('cloud') && session.cloud) {
     for (const probe of ['ports', 'loadBalancers', 'listeners', 'pools'] as const) jobs.push(settle(session.cloudList(probe)));

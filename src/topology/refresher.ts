@@ -9,6 +9,9 @@ import { PROBE_NAMES } from '../config.ts';
 import { refreshProbes } from './refresh.ts';
 import type { TopologySession } from './session.ts';
 
+/** Per-namespace and per-socket looks a round has in flight at once. */
+const ROUND_CONCURRENCY = 16;
+
 export interface BackgroundRefresher {
   /** Resolves when the round in progress (if any) has ended. */
   stop(): Promise<void>;
@@ -24,7 +27,8 @@ export function startBackgroundRefresher(newSession: () => TopologySession, inte
     // One and a half intervals ahead: the next round may start a little late.
     session.aheadMs = Math.round(intervalMs * 1.5);
     try {
-      await refreshProbes(session, PROBE_NAMES, { now: false });
+      // A few looks at a time: the round takes as long (the workers set the pace), the loop stays free.
+      await refreshProbes(session, PROBE_NAMES, { now: false, concurrency: ROUND_CONCURRENCY });
     } catch (err) {
       log(`background refresh failed: ${(err as Error).message}`);
     }

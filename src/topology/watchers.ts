@@ -47,6 +47,11 @@ export interface HostWatchers {
   status(): WatchStatus[];
   /** Namespaces whose netlink watch is subscribed: changes there reach the cache. */
   watchedNamespaces(): string[];
+  /**
+   * Whether the netns dir is watched: a namespace deleted or made again under its name then
+   * outdates its network at once, so a request need not stat each namespace file first.
+   */
+  namespaceFilesWatched(): boolean;
   close(): void;
 }
 
@@ -58,12 +63,12 @@ export function startHostWatchers(config: Config, runner: ProbeRunner, sources: 
   let ovsMonitor: Closable | null = null;
   let closed = false;
 
-  const watchDir = (source: string, dir: string, recursive: boolean, onEvent: () => void) => {
+  const watchDir = (source: string, dir: string, recursive: boolean, onEvent: (file: string | null) => void) => {
     try {
-      const w = watch(dir, { recursive, persistent: false }, () => onEvent());
+      const w = watch(dir, { recursive, persistent: false }, (_type, file) => onEvent(file ?? null));
       w.on('error', (err) => {
         statuses.set(source, { source, active: false, reason: err.message });
-        onEvent();
+        onEvent(null);
       });
       fsWatchers.push(w);
       statuses.set(source, { source, active: true });
@@ -129,8 +134,23 @@ export function startHostWatchers(config: Config, runner: ProbeRunner, sources: 
   };
 
   if (config.events) {
-    watchDir('netns-dir', config.netnsDir, false, () => {
+    // Before the watch, nothing was heard: a network cached from an earlier run may be of a
+    // namespace deleted since. Every namespace is looked at again once.
+    runner.invalidate('ip');
+    watchDir('netns-dir', config.netnsDir, false, (file) => {
       runner.invalidate('netns');
+      // The entry named changed (deleted, or made again under its name): its network is outdated
+      // now, and its netlink socket, if any, belongs to the namespace that was there before.
+      if (file === null) runner.invalidate('ip');
+      else {
+        runner.invalidate('ip', file);
+        const w = namespaceWatches.get(file);
+        if (w) {
+          w.close();
+          namespaceWatches.delete(file);
+          subscribed.delete(file);
+        }
+      }
       reconcileSoon();
     });
     watchDir('lbaas-dir', config.lbaasDir, true, () => runner.invalidate('lbaas'));
@@ -166,6 +186,7 @@ export function startHostWatchers(config: Config, runner: ProbeRunner, sources: 
   return {
     status: () => [...statuses.values()],
     watchedNamespaces: () => [...subscribed].sort(),
+    namespaceFilesWatched: () => !closed && statuses.get('netns-dir')?.active === true,
     close() {
       closed = true;
       clearTimeout(reconcileTimer);
