@@ -128,7 +128,7 @@ export const SETTINGS = [
   { env: 'LBTOPO_NETLINK', flag: 'netlink', default: 'on', help: 'read namespaces over rtnetlink in-process when the addon loads, else ip -batch (on or off)' },
   { env: 'LBTOPO_OVSDB_JSONRPC', flag: 'ovsdb-jsonrpc', default: 'on', help: 'read OVS over JSON-RPC on the OVSDB socket, else ovs-vsctl (on or off)' },
   { env: 'LBTOPO_EVENTS', flag: 'events', default: 'on', help: 'serve: let netlink, OVSDB monitor and directory-watch events outdate the cache at once (on or off)' },
-  { env: 'LBTOPO_REFRESH', flag: 'refresh', default: 'auto', help: 'serve: background refresh interval keeping checks and scrapes warm (auto = half the shortest TTL, 0 = off)' },
+  { env: 'LBTOPO_REFRESH', flag: 'refresh', default: 'auto', help: 'serve: background refresh interval keeping checks and scrapes warm (auto = a quarter of the shortest TTL, 0 = off)' },
   { env: 'LBTOPO_PROCESSES', flag: 'processes', default: 'lbaas', help: 'which processes the API shows: lbaas (in named namespaces, haproxy, keepalived) or all; secret-looking argv values are redacted either way' },
   { env: 'LBTOPO_COMMAND_QUEUE', flag: 'command-queue', default: '4096', help: 'host commands that may wait for a slot; more are refused (probe fails as overloaded)' },
   { env: 'LBTOPO_REQUEST_DEADLINE', flag: 'request-deadline', default: '30s', help: "a request's whole time; near it, probes still running are served stale (named in probeFailures)" },
@@ -350,7 +350,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     events: v.LBTOPO_EVENTS === 'on',
     netlink: v.LBTOPO_NETLINK === 'on',
     ovsdbJsonRpc: v.LBTOPO_OVSDB_JSONRPC === 'on',
-    refreshMs: v.LBTOPO_REFRESH === -1 ? Math.max(1000, Math.floor(Math.min(...Object.values(probeTtlMs)) / 2)) : v.LBTOPO_REFRESH,
+    // A quarter: a round refreshes what would expire within 1.5 rounds, so each observation is
+    // looked at again when it is 62.5 % of its TTL old (every third round), not every other one.
+    refreshMs: v.LBTOPO_REFRESH === -1 ? Math.max(1000, Math.floor(Math.min(...Object.values(probeTtlMs)) / 4)) : v.LBTOPO_REFRESH,
     stateDirsGiven: {
       lbaas: (flags['lbaas-dir'] ?? env.LBTOPO_LBAAS_DIR) !== undefined,
       octavia: (flags['octavia-dir'] ?? env.LBTOPO_OCTAVIA_DIR) !== undefined,
