@@ -76,16 +76,15 @@ interface Statements {
   dataVersion: Database.Statement<[], number>;
 }
 
+/** How often the file is asked whether another connection wrote to it (PRAGMA data_version). */
+const OTHER_WRITERS_CHECK_MS = 50;
+
 /**
  * The store never takes the answers down with it. A write that fails (disk full) keeps what was
  * seen in memory and is reported on its own (health(), the log), and writes resume by themselves
  * when space returns; a read that fails is a cache miss. A cache file found corrupt, at open or
  * later, is renamed aside (FILE.corrupt-<time>) and a new one started, saying so.
  */
-/** How long a latest observation read from the file is trusted without asking it again. */
-/** How often the file is asked whether another connection wrote to it (PRAGMA data_version). */
-const OTHER_WRITERS_CHECK_MS = 50;
-
 export class ObservationStore {
   db!: Database.Database;
   readonly file: string;
@@ -115,7 +114,7 @@ export class ObservationStore {
   private readonly unsaved = new Map<string, StoredObservation>();
   /**
    * Looks recorded but not yet in the file: written together within FLUSH_MS, or sooner when
-   * something reads the file for them (history) or an answer is sent (flush()). One transaction
+   * something reads the file for them (history) or an answer is sent (flushSome()). One transaction
    * per look was ~40 % of a cold 200-pool trace's main thread; one per batch is a few.
    */
   private queued = new Map<string, QueuedLook>();
