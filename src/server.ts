@@ -7,8 +7,8 @@ import type { RequestListener, Server } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { createGraphQLError, createYoga, maskError as yogaMaskError } from 'graphql-yoga';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
-import { GraphQLError } from 'graphql';
-import type { ExecutionResult } from 'graphql';
+import { GraphQLError, getOperationAST } from 'graphql';
+import type { DocumentNode, ExecutionResult } from 'graphql';
 import { schema } from './graphql/index.ts';
 import type { GraphQLContext } from './graphql/context.ts';
 import type { Config } from './config.ts';
@@ -195,12 +195,10 @@ function useProbeExtensions(): Plugin<GraphQLContext> {
  * trace gets the looks as cache hits, so extensions read as for an execution.
  */
 function useAnswerReuse(answers: AnswerCache): Plugin<GraphQLContext> {
-  const keyOf = (args: { contextValue: unknown; operationName?: string | null | undefined; variableValues?: unknown; document: { definitions: readonly { kind: string; operation?: string; name?: { value: string } }[] } }): string | null => {
+  const keyOf = (args: { contextValue: unknown; operationName?: string | null | undefined; variableValues?: unknown; document: DocumentNode }): string | null => {
     const params = (args.contextValue as { params?: { query?: string } }).params;
     if (typeof params?.query !== 'string') return null;
-    const operations = args.document.definitions.filter((d) => d.kind === 'OperationDefinition');
-    const operation = args.operationName ? operations.find((d) => d.name?.value === args.operationName) : operations.length === 1 ? operations[0] : undefined;
-    if (operation?.operation !== 'query') return null; // refresh (a mutation) always runs
+    if (getOperationAST(args.document, args.operationName)?.operation !== 'query') return null; // refresh (a mutation) always runs
     return `${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}\u0000${params.query}`;
   };
   return {

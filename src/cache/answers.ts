@@ -48,7 +48,7 @@ export class AnswerCache {
    * The kept answer for `key`, with the trace its looks would give (each a cache hit), or null
    * when it must be executed.
    */
-  lookup(key: string): { result: unknown; trace: ProbeTraceEntry[]; looks: LookRecord[] } | null {
+  lookup(key: string): { result: unknown; trace: ProbeTraceEntry[] } | null {
     const entry = this.entries.get(key);
     if (!entry || !this.eventsFlow()) {
       this.misses++;
@@ -70,7 +70,7 @@ export class AnswerCache {
     this.entries.set(key, entry);
     this.hits++;
     const trace = entry.looks.map((l): ProbeTraceEntry => ({ probe: l.def.name, scope: l.scope, source: 'cache', durationMs: 0, observedAt: new Date(l.observedAt!).toISOString() }));
-    return { result: entry.result, trace, looks: entry.looks };
+    return { result: entry.result, trace };
   }
 
   /** Keeps an executed answer when it can be reused (see the top of this file). */

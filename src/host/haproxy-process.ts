@@ -10,7 +10,6 @@
 // the cwd haproxy was started in, or go through a symlinked state dir), so each is resolved
 // against /proc/PID/cwd and then realpath()ed; the pool side realpath()s its config path too.
 import { readlinkSync, realpathSync } from 'node:fs';
-import { realpath } from 'node:fs/promises';
 import { join, isAbsolute, resolve } from 'node:path';
 
 export interface HaproxyIdentity {
@@ -51,26 +50,18 @@ export function recognizeHaproxy(argv: readonly string[], exe: string | null, co
   return comm === HAPROXY_PROGRAM ? `argv[0] ${argv[0]}, comm ${comm} (exe unreadable)` : null;
 }
 
-/** A path as the process meant it: relative ones against its cwd; then the real path when it exists. */
-export async function canonicalPath(path: string, cwd: string | null): Promise<string> {
-  const absolute = placed(path, cwd);
+/**
+ * A path as the process meant it: relative ones against its cwd; then the real path when it
+ * exists. Blocking: its callers (the /proc scan, the state dirs) run in the file worker.
+ */
+export function canonicalPath(path: string, cwd: string | null): string {
+  const absolute = isAbsolute(path) ? path : cwd ? resolve(cwd, path) : null;
   if (absolute === null) return path; // relative with an unreadable cwd: cannot be placed
-  return realpath(absolute).catch(() => resolve(absolute));
-}
-
-/** canonicalPath blocking the calling thread (the /proc scan runs in the file worker). */
-export function canonicalPathHere(path: string, cwd: string | null): string {
-  const absolute = placed(path, cwd);
-  if (absolute === null) return path;
   try {
     return realpathSync(absolute);
   } catch {
     return resolve(absolute);
   }
-}
-
-function placed(path: string, cwd: string | null): string | null {
-  return isAbsolute(path) ? path : cwd ? resolve(cwd, path) : null;
 }
 
 /**
@@ -89,6 +80,6 @@ export function haproxyIdentityOf(procDir: string, argv: readonly string[], exe:
       cwd = null;
     }
   }
-  const configPaths = givenConfigPaths.map((p) => canonicalPathHere(p, cwd));
+  const configPaths = givenConfigPaths.map((p) => canonicalPath(p, cwd));
   return { matched, givenConfigPaths, configPaths, pidFile: flagValues(argv, '-p')[0] ?? null };
 }

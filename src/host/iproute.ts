@@ -33,9 +33,8 @@ import { z } from 'zod';
 import type { CommandGateway } from './exec.ts';
 import { DiscoveryError } from './errors.ts';
 import { isValidNamespaceName } from './names.ts';
-import { statSync } from 'node:fs';
 import { join, normalize } from 'node:path';
-import { nsfsDevice } from './netns.ts';
+import { namespaceFileInodeNow } from './netns.ts';
 
 export type AddressFamily = 'inet' | 'inet6';
 
@@ -142,12 +141,11 @@ export function ipBatchArgv(namespace: string, netnsDir: string = IPROUTE_NETNS_
 }
 
 /** The namespace file's inode, or null when it is not (or no longer) a mounted namespace. */
-export async function namespaceFileInode(path: string): Promise<number | null> {
+export function namespaceFileInode(path: string): number | null {
   try {
-    // Synchronous, as namespaceInodeNow: a stat of a mount point under /run does not block, and
-    // through the thread pool it was two round trips of a busy loop per namespace read.
-    const info = statSync(path);
-    return info.isFile() && info.dev === (await nsfsDevice()) ? info.ino : null;
+    // Synchronous: a stat of a mount point under /run does not block, and through the thread
+    // pool it was two round trips of a busy loop per namespace read.
+    return namespaceFileInodeNow(path);
   } catch {
     return null;
   }
@@ -170,11 +168,11 @@ export async function readNamespaceNetwork(
     throw new DiscoveryError('invalid', argv, `not a valid namespace name: ${JSON.stringify(namespace)}`);
   }
   const file = join(netnsDir, namespace);
-  const inodeBefore = await namespaceFileInode(file);
+  const inodeBefore = namespaceFileInode(file);
   if (inodeBefore === null) throw new DiscoveryError('gone', argv, `namespace ${namespace} does not exist (any more): ${file} is not a mounted namespace`);
   const network = await runIpBatch(gateway, argv, namespace, options.signal);
   // Deleted (or deleted and made again) while ip ran: what it read may belong to either.
-  if ((await namespaceFileInode(file)) !== inodeBefore) throw new DiscoveryError('gone', argv, `namespace ${namespace} changed while it was read (${file})`);
+  if (namespaceFileInode(file) !== inodeBefore) throw new DiscoveryError('gone', argv, `namespace ${namespace} changed while it was read (${file})`);
   return { ...network, inode: inodeBefore };
 }
 

@@ -13,7 +13,7 @@ import { DiscoveryError, toDiscoveryError } from './errors.ts';
 import { parseHaproxyConfig } from './haproxy-config.ts';
 import type { HaproxyConfig } from './haproxy-config.ts';
 import { isUuid, isValidPid } from './names.ts';
-import { canonicalPathHere } from './haproxy-process.ts';
+import { canonicalPath } from './haproxy-process.ts';
 import { fileWorker } from './host-workers.ts';
 import { CONFIG_FILE_LIMITS, PID_FILE_LIMITS, readRegularFile, readRegularFileHere } from './safe-file.ts';
 
@@ -238,7 +238,7 @@ function statOrNull(path: string): Stats | null {
 type DeploymentPaths = Pick<LbaasDeployment, 'layout' | 'id' | 'stateDir' | 'configPath' | 'pidPath' | 'socketPath' | 'namespace'>;
 
 function describe(paths: DeploymentPaths, userGroupPath: string | null): LbaasDeployment {
-  const configRealPath = canonicalPathHere(paths.configPath, process.cwd());
+  const configRealPath = canonicalPath(paths.configPath, process.cwd());
   const configRead = readConfig(paths.configPath, userGroupPath, paths.stateDir);
   let pidRead: { pids: number[]; error: string | null };
   try {

@@ -110,12 +110,20 @@ export function compareNames(a: string, b: string): number {
 export function namespaceInodeNow(netnsDir: string, name: string): number | null | undefined {
   if (!isValidNamespaceName(name)) return undefined;
   try {
-    cachedNsfsDev ??= statSync('/proc/self/ns/net').dev;
-    const info = statSync(join(netnsDir, name), { throwIfNoEntry: false });
-    return info && info.isFile() && info.dev === cachedNsfsDev ? info.ino : null;
+    return namespaceFileInodeNow(join(netnsDir, name));
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The nsfs inode of a namespace file (one synchronous stat), or null when it is missing or not a
+ * mounted namespace (a plain file). Other stat failures (EACCES...) throw.
+ */
+export function namespaceFileInodeNow(path: string): number | null {
+  cachedNsfsDev ??= statSync('/proc/self/ns/net').dev;
+  const info = statSync(path, { throwIfNoEntry: false });
+  return info && info.isFile() && info.dev === cachedNsfsDev ? info.ino : null;
 }
 
 let cachedNsfsDev: number | undefined;

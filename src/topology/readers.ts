@@ -43,7 +43,7 @@ export async function readNamespaceNetworkBest(gateway: CommandGateway, namespac
   else if (!support.available) fallbackReason = `netlink unavailable: ${support.reason ?? 'the addon did not load'}`;
   else {
     const file = join(options.netnsDir, namespace);
-    const inode = await namespaceFileInode(file);
+    const inode = namespaceFileInode(file);
     if (inode === null) throw new DiscoveryError('gone', ['netlink', file], `namespace ${namespace} does not exist (any more): ${file} is not a mounted namespace`);
     try {
       const network = await readNamespaceNetworkNetlink(namespace, file, { expectedInode: inode, timeoutMs: options.timeoutMs });

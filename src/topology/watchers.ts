@@ -77,6 +77,15 @@ export function startHostWatchers(config: Config, runner: ProbeRunner, sources: 
     }
   };
 
+  // Closes a namespace's netlink socket at once (an open one keeps a deleted namespace alive)
+  // and outdates its network: what we hold may predate whatever is under that name now.
+  const dropNamespaceWatch = (name: string) => {
+    namespaceWatches.get(name)?.close();
+    namespaceWatches.delete(name);
+    subscribed.delete(name);
+    runner.invalidate('ip', name);
+  };
+
   // A burst of directory events (a pool being written, ten namespaces made) reconciles once.
   let reconcileTimer: NodeJS.Timeout | undefined;
   const reconcileSoon = () => {
@@ -97,13 +106,7 @@ export function startHostWatchers(config: Config, runner: ProbeRunner, sources: 
     if (!listed || closed) return;
     const present = new Set(listed.map((n) => n.name));
     // Close first: an open socket keeps a deleted namespace and its devices alive.
-    for (const [name, w] of namespaceWatches) {
-      if (present.has(name)) continue;
-      w.close();
-      namespaceWatches.delete(name);
-      subscribed.delete(name);
-      runner.invalidate('ip', name);
-    }
+    for (const name of [...namespaceWatches.keys()]) if (!present.has(name)) dropNamespaceWatch(name);
     for (const name of present) {
       if (namespaceWatches.has(name)) continue;
       try {
@@ -113,10 +116,7 @@ export function startHostWatchers(config: Config, runner: ProbeRunner, sources: 
           onOverflow: () => runner.invalidate('ip', name),
           onError: (err) => {
             log(`watch: netlink events of ${name} stopped: ${err.message}`);
-            namespaceWatches.get(name)?.close();
-            namespaceWatches.delete(name);
-            subscribed.delete(name);
-            runner.invalidate('ip', name);
+            dropNamespaceWatch(name);
           },
         });
         namespaceWatches.set(name, w);
@@ -142,15 +142,7 @@ export function startHostWatchers(config: Config, runner: ProbeRunner, sources: 
       // The entry named changed (deleted, or made again under its name): its network is outdated
       // now, and its netlink socket, if any, belongs to the namespace that was there before.
       if (file === null) runner.invalidate('ip');
-      else {
-        runner.invalidate('ip', file);
-        const w = namespaceWatches.get(file);
-        if (w) {
-          w.close();
-          namespaceWatches.delete(file);
-          subscribed.delete(file);
-        }
-      }
+      else dropNamespaceWatch(file);
       reconcileSoon();
     });
     watchDir('lbaas-dir', config.lbaasDir, true, () => runner.invalidate('lbaas'));
