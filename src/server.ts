@@ -74,6 +74,8 @@ export interface AppOptions {
    * refresher keeps checks and scrapes warm (LBTOPO_REFRESH). One-shot CLI runs need neither.
    */
   background?: boolean;
+  /** Write the cache file in a thread of its own (ObservationStore's writerThread); defaults to `background`. */
+  writerThread?: boolean;
   /** Where change events come from; defaults to what this host offers. */
   watchSources?: WatchSources;
 }
@@ -83,7 +85,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const log = (m: string) => logger.warn(m);
   const gateway = new CommandGateway({ timeoutMs: config.commandTimeoutMs, concurrency: config.commandConcurrency, queueLimit: config.commandQueue });
   const refusals = new Refusals();
-  const store = new ObservationStore(config.db, { log });
+  const store = new ObservationStore(config.db, { log, writerThread: options.writerThread ?? Boolean(options.background) });
   const runner = new ProbeRunner(store, log);
   const probes = defineHostProbes(config, gateway);
   const cloud = cloudProbesFor(config);
@@ -255,10 +257,9 @@ function useStoreHealth(store: ObservationStore): Plugin<GraphQLContext> {
   return {
     onExecute() {
       return {
-        onExecuteDone({ result, setResult }) {
-          // Looks are written before the answer leaves (a slice of them: the rest follow at once),
-          // so a write that fails is said in it.
-          store.flushSome();
+        async onExecuteDone({ result, setResult }) {
+          // Looks are written before the answer leaves, so a write that fails is said in it.
+          await store.settled();
           const health = store.health();
           if ((!health.writeFailure && health.setAside.length === 0) || Symbol.asyncIterator in (result as object)) return;
           const r = result as ExecutionResult;

@@ -21,6 +21,8 @@ import { listNamespaces } from '../src/host/netns.ts';
 import type { NamedNamespace } from '../src/host/netns.ts';
 import { NetlinkError, netlinkSupport, readNamespaceNetworkNetlink, stopNetlinkWorkers, watchNamespace } from '../src/host/netlink.ts';
 import type { NetlinkChangeKind } from '../src/host/netlink.ts';
+import { readNamespaceNetworkBest } from '../src/topology/readers.ts';
+import { hashOfJson, knownJsonOf } from '../src/host/known-json.ts';
 
 const run = promisify(execFile);
 const gateway = new CommandGateway();
@@ -78,6 +80,12 @@ describe('netlink equals ip -batch on a faulted lab', () => {
         diff = differences(netlink, ip);
       }
       assert.equal(diff, null, `${ns.name}: ${diff}`);
+      // What the store records for it is the worker's JSON: exactly the observation, serialized.
+      const observation = await readNamespaceNetworkBest(gateway, ns.name, { netnsDir: '/run/netns', netlink: true, timeoutMs: 10_000 });
+      const known = knownJsonOf(observation);
+      assert.ok(known, `${ns.name}: the netlink reader hands its JSON on`);
+      assert.equal(known.json, JSON.stringify(observation), `${ns.name}: the recorded JSON is the observation's`);
+      assert.equal(known.hash, hashOfJson(JSON.stringify(observation)));
     }
     t.diagnostic(`${labNamespaces.length} namespaces compared`);
   });

@@ -31,10 +31,13 @@ function addPool(dir: string, i: number, members: number): void {
   writeFileSync(join(dir, id, 'conf'), `global\n  daemon\nfrontend vip-${i}\n  bind 10.200.0.${i + 1}:80\n  default_backend ${id}\nbackend ${id}\n  balance roundrobin\n${servers}\n`);
 }
 
-function appOn(lbaasDir: string, db: string, log: string[] = []): App {
+function appOn(lbaasDir: string, db: string, log: string[] = [], writerThread = false): App {
   const empty = mkdtempSync(join(tmpdir(), 'lbtopo-none-')); // an empty octavia dir and netns dir
-  return createApp(loadConfig({ LBTOPO_DB: db, LBTOPO_LBAAS_DIR: lbaasDir, LBTOPO_OCTAVIA_DIR: empty, LBTOPO_NETNS_DIR: empty }), { log: (m) => log.push(m) });
+  return createApp(loadConfig({ LBTOPO_DB: db, LBTOPO_LBAAS_DIR: lbaasDir, LBTOPO_OCTAVIA_DIR: empty, LBTOPO_NETNS_DIR: empty }), { log: (m) => log.push(m), writerThread });
 }
+
+/** Each store test runs twice: written on the main thread (the CLI) and in the writer thread (serve). */
+const WRITERS = [['main thread', false], ['writer thread', true]] as const;
 
 async function ready(app: App): Promise<{ status: number; body: string }> {
   const res = await app.yoga.fetch('http://lbtopo.test/ready');
@@ -43,69 +46,72 @@ async function ready(app: App): Promise<{ status: number; body: string }> {
 
 const POOL_IDS = '{ pools(maxAge: 0) { id } }';
 
-test('disk full: what was seen is served, the store failure is reported on its own, and writes resume when space returns (item 13)', async () => {
-  const mount = mkdtempSync(join(tmpdir(), 'lbtopo-tmpfs-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mount]);
-  const log: string[] = [];
-  let app: App | undefined;
-  try {
-    const lbaas = stateDirWithPools(3);
-    app = appOn(lbaas, join(mount, 'topology.sqlite'), log);
-    assert.equal((await gql(app, POOL_IDS)).data.pools.length, 3);
-    // Fill the filesystem to the last byte.
+for (const [writer, writerThread] of WRITERS) {
+  test(`disk full (${writer}): what was seen is served, the store failure is reported on its own, and writes resume when space returns (item 13)`, async () => {
+    const mount = mkdtempSync(join(tmpdir(), 'lbtopo-tmpfs-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mount]);
+    const log: string[] = [];
+    let app: App | undefined;
     try {
-      execFileSync('dd', ['if=/dev/zero', `of=${join(mount, 'fill')}`, 'bs=4k'], { stdio: 'ignore' });
-    } catch {
-      // dd exits 1 on ENOSPC: that is the point.
+      const lbaas = stateDirWithPools(3);
+      app = appOn(lbaas, join(mount, 'topology.sqlite'), log, writerThread);
+      assert.equal((await gql(app, POOL_IDS)).data.pools.length, 3);
+      // Fill the filesystem to the last byte.
+      try {
+        execFileSync('dd', ['if=/dev/zero', `of=${join(mount, 'fill')}`, 'bs=4k'], { stdio: 'ignore' });
+      } catch {
+        // dd exits 1 on ENOSPC: that is the point.
+      }
+      // A new pool with a large config: its look cannot be written, and must be served anyway.
+      addPool(lbaas, 3, 4000);
+      const res = await gql(app, POOL_IDS);
+      assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+      assert.deepEqual(res.data.pools.map((p: { id: string }) => p.id), [0, 1, 2, 3].map(poolId), 'every pool answered, the new one included');
+      const store = (res.extensions as Record<string, any>).store;
+      assert.match(store.writeFailure.message, /full/i, JSON.stringify(store));
+      assert.equal(store.file, join(mount, 'topology.sqlite'));
+      assert.equal(res.extensions?.probeFailures, undefined, 'no probe is reported failed: the probe worked, the store did not');
+      const r = await ready(app);
+      assert.equal(r.status, 200);
+      assert.match(r.body, /cannot be written/);
+      assert.ok(log.some((m) => /cannot be written/.test(m)), 'said in the log');
+      // Space returns: the next look is written and the failure is gone.
+      rmSync(join(mount, 'fill'));
+      const after = await gql(app, POOL_IDS);
+      assert.equal(after.data.pools.length, 4);
+      assert.equal((after.extensions as Record<string, unknown>).store, undefined);
+      assert.ok(log.some((m) => /can be written again/.test(m)));
+      assert.equal((app.store.latest('lbaas', '')!.payload as unknown[]).length, 4, 'the look is in the file now');
+    } finally {
+      app?.close();
+      execFileSync('umount', [mount]);
     }
-    // A new pool with a large config: its look cannot be written, and must be served anyway.
-    addPool(lbaas, 3, 4000);
-    const res = await gql(app, POOL_IDS);
-    assert.equal(res.errors, undefined, JSON.stringify(res.errors));
-    assert.deepEqual(res.data.pools.map((p: { id: string }) => p.id), [0, 1, 2, 3].map(poolId), 'every pool answered, the new one included');
-    const store = (res.extensions as Record<string, any>).store;
-    assert.match(store.writeFailure.message, /full/i, JSON.stringify(store));
-    assert.equal(store.file, join(mount, 'topology.sqlite'));
-    assert.equal(res.extensions?.probeFailures, undefined, 'no probe is reported failed: the probe worked, the store did not');
-    const r = await ready(app);
-    assert.equal(r.status, 200);
-    assert.match(r.body, /cannot be written/);
-    assert.ok(log.some((m) => /cannot be written/.test(m)), 'said in the log');
-    // Space returns: the next look is written and the failure is gone.
-    rmSync(join(mount, 'fill'));
-    const after = await gql(app, POOL_IDS);
-    assert.equal(after.data.pools.length, 4);
-    assert.equal((after.extensions as Record<string, unknown>).store, undefined);
-    assert.ok(log.some((m) => /can be written again/.test(m)));
-    assert.equal((app.store.latest('lbaas', '')!.payload as unknown[]).length, 4, 'the look is in the file now');
-  } finally {
-    app?.close();
-    execFileSync('umount', [mount]);
-  }
-});
+  });
 
-test('a cache file of garbage is set aside with the time, a new one is started, and the server answers (item 14)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lbtopo-corrupt-'));
-  const db = join(dir, 'topology.sqlite');
-  writeFileSync(db, 'this is not a database, it is a text file that someone wrote here by mistake\n'.repeat(100));
-  const log: string[] = [];
-  const app = appOn(stateDirWithPools(2), db, log);
-  try {
-    const res = await gql(app, POOL_IDS);
-    assert.equal(res.errors, undefined);
-    assert.equal(res.data.pools.length, 2);
-    const aside = readdirSync(dir).filter((f) => /^topology\.sqlite\.corrupt-\d{4}-\d\d-\d\dT/.test(f));
-    assert.equal(aside.length, 1, readdirSync(dir).join(' '));
-    assert.match(readFileSync(join(dir, aside[0]!), 'utf8'), /not a database/, 'the old file is kept, renamed');
-    const r = await ready(app);
-    assert.equal(r.status, 200);
-    assert.ok(r.body.includes(db) && r.body.includes(aside[0]!), r.body);
-    assert.ok(log.some((m) => m.includes(db) && /corrupt/.test(m)));
-    assert.match(JSON.stringify(res.extensions), /set aside/);
-  } finally {
-    app.close();
-  }
-});
+  test(`a cache file of garbage (${writer}) is set aside with the time, a new one is started, and the server answers (item 14)`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lbtopo-corrupt-'));
+    const db = join(dir, 'topology.sqlite');
+    writeFileSync(db, 'this is not a database, it is a text file that someone wrote here by mistake\n'.repeat(100));
+    const log: string[] = [];
+    const app = appOn(stateDirWithPools(2), db, log, writerThread);
+    try {
+      const res = await gql(app, POOL_IDS);
+      assert.equal(res.errors, undefined);
+      assert.equal(res.data.pools.length, 2);
+      const aside = readdirSync(dir).filter((f) => /^topology\.sqlite\.corrupt-\d{4}-\d\d-\d\dT/.test(f));
+      assert.equal(aside.length, 1, readdirSync(dir).join(' '));
+      assert.match(readFileSync(join(dir, aside[0]!), 'utf8'), /not a database/, 'the old file is kept, renamed');
+      const r = await ready(app);
+      assert.equal(r.status, 200);
+      assert.ok(r.body.includes(db) && r.body.includes(aside[0]!), r.body);
+      assert.ok(log.some((m) => m.includes(db) && /corrupt/.test(m)));
+      assert.match(JSON.stringify(res.extensions), /set aside/);
+    } finally {
+      app.close();
+    }
+  });
+
+}
 
 test('a cache file with a corrupted page is found at open and replaced (item 14)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lbtopo-corrupt-page-'));

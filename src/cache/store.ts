@@ -1,11 +1,17 @@
 // The SQLite store behind the cache: the append-on-change observation log and the failure log.
 // Writes are BEGIN IMMEDIATE (a deferred read-then-write transaction in WAL mode gets SQLITE_BUSY
 // at once, ignoring the busy timeout); the file is WAL so readers never block the server.
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { migrate } from './migrate.ts';
+import { LOOKS_SCOPE, ObservationWrites, WRITE_SLICE_ROWS } from './store-writes.ts';
+import { hashOfJson, knownJsonOf } from '../host/known-json.ts';
+import type { LookWrite, WriteOp, WriteReply } from './store-writes.ts';
+import { WriterThread } from './store-writer.ts';
+import type { WriterMessage } from './store-writer-thread.ts';
+
+export { HISTORY_ROWS_KEPT } from './store-writes.ts';
 
 export interface StoredObservation {
   probe: string;
@@ -31,12 +37,6 @@ interface ObservationRow {
   payload: string;
 }
 
-/** The scope of the looks marker in a subject history ('' is never a subject: subjects are paths). */
-const LOOKS_SCOPE = '';
-
-/** Rows of history kept per (probe, scope); older ones are deleted as new ones come. */
-export const HISTORY_ROWS_KEPT = 200;
-
 /** What went wrong with the cache file, for /ready, the log and each response's extensions. */
 export interface StoreHealth {
   file: string;
@@ -48,6 +48,12 @@ export interface StoreHealth {
 
 export interface ObservationStoreOptions {
   log?: (message: string) => void;
+  /**
+   * Write in a thread of the store's own (a long-lived server), so the SQLite work of a cold
+   * look at every namespace is not done on the loop that answers requests. Files only: a
+   * ':memory:' store is written where it is read.
+   */
+  writerThread?: boolean;
 }
 
 /** better-sqlite3 error codes meaning the file itself is broken (not busy, not full). */
@@ -63,34 +69,52 @@ function messageOf(error: unknown): string {
 }
 
 interface Statements {
-  prune: Database.Statement<[string, string, string, string, number]>;
-  pruneFailures: Database.Statement<[string, string, string, string, number]>;
-  presentSubjects: Database.Statement<[string], { scope: string }>;
   latest: Database.Statement<[string, string], ObservationRow>;
-  insert: Database.Statement<[string, string, number, number, string, string]>;
-  touch: Database.Statement<[number, number]>;
-  fail: Database.Statement<[string, string, number, string, string]>;
   history: Database.Statement<[string, string, number], ObservationRow>;
   lastFailure: Database.Statement<[string, string], { failed_at: number; kind: string; message: string }>;
   latestMeta: Database.Statement<[string, string], Omit<ObservationRow, 'payload'>>;
-  dataVersion: Database.Statement<[], number>;
 }
 
 /** How often the file is asked whether another connection wrote to it (PRAGMA data_version). */
 const OTHER_WRITERS_CHECK_MS = 50;
+
+/** How long history() or close() waits for the writer thread before writing without it. */
+const WRITER_WAIT_MS = 15_000;
+
+/** A look recorded and not yet answered for by the writer. */
+interface QueuedLook {
+  observation: StoredObservation;
+  json: string;
+  hash: string;
+}
+
+/** An operation sent to the writer and what to do with its answer (kept to replay it if the thread ends). */
+interface SentOp {
+  op: WriteOp;
+  answered(reply: WriteReply): void;
+}
 
 /**
  * The store never takes the answers down with it. A write that fails (disk full) keeps what was
  * seen in memory and is reported on its own (health(), the log), and writes resume by themselves
  * when space returns; a read that fails is a cache miss. A cache file found corrupt, at open or
  * later, is renamed aside (FILE.corrupt-<time>) and a new one started, saying so.
+ *
+ * Reads are answered here, from memory or this connection. Writes are queued by record() and
+ * written together within FLUSH_MS (store-writes.ts), in this thread or, with `writerThread`,
+ * in a thread of their own: a look is served from memory from the moment it is recorded until
+ * the file holds it.
  */
 export class ObservationStore {
   db!: Database.Database;
   readonly file: string;
   private st!: Statements;
-  private recordTx!: (probe: string, scope: string, at: number, payload: unknown) => StoredObservation;
-  private writeQueuedTx!: (entries: QueuedLook[]) => void;
+  /** The writes over this connection: the store's writer without a thread, and its fallback. */
+  private writes!: ObservationWrites;
+  private thread: WriterThread | null = null;
+  private readonly wantThread: boolean;
+  /** Operations the thread has not answered yet, by seq, oldest first. */
+  private readonly sentOps = new Map<number, SentOp>();
   private readonly log: (message: string) => void;
   private writeFailure: StoreHealth['writeFailure'] = null;
   private readonly setAside: StoreHealth['setAside'] = [];
@@ -104,30 +128,33 @@ export class ObservationStore {
    * The latest observation per (probe, scope) as last read or written here: a warm 1000-pool
    * trace asks for about 2,000 of them, and a SQLite look-up each was most of its CPU. Trusted
    * while no other connection has written to the file (PRAGMA data_version, asked at most every
-   * OTHER_WRITERS_CHECK_MS): another process's writes (a CLI check on the same file) are seen
-   * within that, and until then the older observation is served with its own age.
+   * OTHER_WRITERS_CHECK_MS, or by the writer thread as often): another process's writes (a CLI
+   * check on the same file) are seen within that, and until then the older observation is
+   * served with its own age.
    */
   private readonly hot = new Map<string, StoredObservation>();
-  private dataVersion: number | null = null;
   private otherWritersCheckedAt = -Infinity;
   /** Looks that could not be written (disk full): served from here until a write succeeds. */
   private readonly unsaved = new Map<string, StoredObservation>();
   /**
-   * Looks recorded but not yet in the file: written together within FLUSH_MS, or sooner when
-   * something reads the file for them (history) or an answer is sent (flushSome()). One transaction
-   * per look was ~40 % of a cold 200-pool trace's main thread; one per batch is a few.
+   * Looks recorded but not yet sent to be written: sent together within FLUSH_MS, or sooner when
+   * something reads the file for them (history) or an answer is sent (flushSome()). One
+   * transaction per look was ~40 % of a cold 200-pool trace's main thread; one per batch is a few.
    */
   private queued = new Map<string, QueuedLook>();
+  /** Looks sent to be written, not yet answered for: still served from memory. */
+  private readonly sent = new Map<string, QueuedLook>();
   private flushTimer: NodeJS.Timeout | undefined;
-  /** The hash and first_seen of the latest row each key was given here, so record() need not ask the file. */
-  private readonly written = new Map<string, { id: number; hash: string; firstSeen: number }>();
-  /** Per subject-history probe, the subjects whose latest summary is not null (recordSubjects). */
-  private readonly subjects = new Map<string, Set<string>>();
+  /** The hash and first_seen of the latest row each key was given, so record() need not ask the file. */
+  private readonly written = new Map<string, { hash: string; firstSeen: number }>();
+  /** Resolved when the writer has answered for everything sent (settled()). */
+  private settledWaiters: Array<() => void> = [];
 
   /** `file` ':memory:' gives a private in-memory store (tests). */
   constructor(file: string, options: ObservationStoreOptions = {}) {
     this.file = file;
     this.log = options.log ?? ((m) => console.error(m));
+    this.wantThread = Boolean(options.writerThread) && file !== ':memory:';
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     try {
       this.open();
@@ -159,47 +186,82 @@ export class ObservationStore {
     this.db = db;
     this.st = {
       latest: db.prepare('SELECT id, first_seen, last_seen, hash, payload FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1'),
-      insert: db.prepare('INSERT INTO observation (probe, scope, first_seen, last_seen, hash, payload) VALUES (?, ?, ?, ?, ?, ?)'),
-      touch: db.prepare('UPDATE observation SET last_seen = ? WHERE id = ?'),
-      fail: db.prepare('INSERT INTO probe_failure (probe, scope, failed_at, kind, message) VALUES (?, ?, ?, ?, ?)'),
       history: db.prepare('SELECT id, first_seen, last_seen, hash, payload FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT ?'),
       lastFailure: db.prepare('SELECT failed_at, kind, message FROM probe_failure WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1'),
       latestMeta: db.prepare('SELECT id, first_seen, last_seen, hash FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1'),
-      dataVersion: db.prepare('PRAGMA data_version').pluck() as Database.Statement<[], number>,
-      presentSubjects: db.prepare(
-        "SELECT o.scope FROM observation o WHERE o.probe = ? AND o.payload != 'null' AND o.id = (SELECT max(id) FROM observation WHERE probe = o.probe AND scope = o.scope)",
-      ),
-      prune: db.prepare(
-        'DELETE FROM observation WHERE probe = ? AND scope = ? AND id <= (SELECT id FROM observation WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
-      ),
-      pruneFailures: db.prepare(
-        'DELETE FROM probe_failure WHERE probe = ? AND scope = ? AND id <= (SELECT id FROM probe_failure WHERE probe = ? AND scope = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
-      ),
     };
-    // firstSeen: looks of one payload queued together were first seen before `at`.
-    const writeOne = (probe: string, scope: string, at: number, payload: unknown, json = JSON.stringify(payload), hash = hashOf(json), firstSeen = at): StoredObservation => {
-      const key = `${probe}\u0000${scope}`;
-      // What this connection wrote last is the latest row while nobody else writes (flush() checks).
-      const mine = this.written.get(key);
-      const latest = mine ? { id: mine.id, hash: mine.hash, first_seen: mine.firstSeen } : this.st.latestMeta.get(probe, scope);
-      if (latest && latest.hash === hash) {
-        this.st.touch.run(at, latest.id);
-        this.written.set(key, { id: latest.id, hash, firstSeen: latest.first_seen });
-        return { probe, scope, firstSeen: latest.first_seen, lastSeen: at, payload };
-      }
-      const { lastInsertRowid } = this.st.insert.run(probe, scope, firstSeen, at, hash, json);
-      this.parsed.set(key, { id: Number(lastInsertRowid), payload });
-      this.written.set(key, { id: Number(lastInsertRowid), hash, firstSeen });
-      this.st.prune.run(probe, scope, probe, scope, HISTORY_ROWS_KEPT);
-      return { probe, scope, firstSeen, lastSeen: at, payload };
-    };
-    const tx = db.transaction(writeOne);
-    this.recordTx = (probe, scope, at, payload) => tx.immediate(probe, scope, at, payload);
-    const batch = db.transaction((entries: QueuedLook[]) => {
-      this.checkOtherWriters(true); // under the write lock: what another process wrote is known
-      for (const e of entries) writeOne(e.observation.probe, e.observation.scope, e.observation.lastSeen, e.observation.payload, e.json, e.hash, e.observation.firstSeen);
-    });
-    this.writeQueuedTx = (entries) => batch.immediate(entries);
+    this.writes = new ObservationWrites(db);
+    this.writes.otherWriters(); // the baseline
+    if (this.wantThread) this.startThread();
+  }
+
+  private startThread(): void {
+    try {
+      const thread: WriterThread = new WriterThread(this.file, OTHER_WRITERS_CHECK_MS, (m) => this.onWriterMessage(m), (reason) => {
+        if (this.thread === thread) this.writeWithoutThread(reason);
+      });
+      this.thread = thread;
+    } catch (error) {
+      this.thread = null;
+      this.log(`lbtopo: the cache's writer thread could not start (${messageOf(error)}); the cache file is written from the main thread`);
+    }
+  }
+
+  private onWriterMessage(message: WriterMessage): void {
+    if (message.seq === null) {
+      if ('openFailed' in message) this.writeWithoutThread(`the store's writer thread could not open ${this.file}: ${message.openFailed}`);
+      else this.forgetFile();
+      return;
+    }
+    const sent = this.sentOps.get(message.seq);
+    if (!sent) return;
+    this.sentOps.delete(message.seq);
+    sent.answered(message.reply);
+    if (this.sentOps.size === 0) this.wakeSettled();
+  }
+
+  /** The thread ended or is stuck: what it did not answer for is written here, and from now on. */
+  private writeWithoutThread(reason: string): void {
+    const thread = this.thread;
+    this.thread = null;
+    thread?.terminate();
+    this.log(`lbtopo: ${reason}; the cache file is written from the main thread`);
+    const unanswered = [...this.sentOps.values()];
+    this.sentOps.clear();
+    this.writes.forget(); // the thread wrote meanwhile
+    for (const sent of unanswered) this.submit(sent.op, sent.answered);
+  }
+
+  /** Sends one operation to the writer; `answered` runs with its reply (at once without a thread). */
+  private submit(op: WriteOp, answered: (reply: WriteReply) => void): void {
+    if (this.thread) {
+      this.sentOps.set(this.thread.send(op), { op, answered });
+      return;
+    }
+    answered(this.writes.apply(op));
+    if (this.sentOps.size === 0) this.wakeSettled();
+  }
+
+  /** Waits, blocking, until the writer has answered for everything sent. */
+  private drain(): void {
+    const thread = this.thread;
+    if (!thread || this.sentOps.size === 0) return;
+    if (!thread.receiveUntil(() => this.sentOps.size === 0 || this.thread !== thread, WRITER_WAIT_MS) && this.thread === thread) {
+      this.writeWithoutThread(`the store's writer thread did not answer in ${WRITER_WAIT_MS} ms`);
+    }
+  }
+
+  private wakeSettled(): void {
+    const waiters = this.settledWaiters;
+    this.settledWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Another connection wrote to the file: what this store remembers of it is read again. */
+  private forgetFile(): void {
+    this.hot.clear();
+    this.written.clear();
+    this.writes.forget();
   }
 
   /** Renames the broken file (and its -wal, -shm) to FILE.corrupt-<time>, so a new one can start. */
@@ -213,13 +275,18 @@ export class ObservationStore {
     this.parsed.clear();
     this.written.clear();
     this.hot.clear();
-    this.subjects.clear();
     this.log(`lbtopo: the cache file ${this.file} is corrupt (${reason}); it was set aside as ${movedTo} and a new one started`);
   }
 
   /** A failure of the file in use: corrupt files are replaced; anything else is reported. */
-  private failed(what: 'write' | 'read', error: unknown): void {
+  private failed(what: 'write' | 'read', error: { code?: unknown; message: string }): void {
     if (isCorruption(error) && this.file !== ':memory:') {
+      // Both connections go: the thread's (what it has not answered for is written again, in the new file) and this one.
+      const thread = this.thread;
+      this.thread = null;
+      const unanswered = [...this.sentOps.values()];
+      this.sentOps.clear();
+      thread?.terminate();
       try {
         this.db.close();
       } catch {
@@ -228,14 +295,15 @@ export class ObservationStore {
       try {
         this.setFileAside(messageOf(error));
         this.open();
-        return;
       } catch (reopen) {
         this.log(`lbtopo: could not start a new cache file ${this.file}: ${messageOf(reopen)}`);
       }
+      for (const sent of unanswered) this.submit(sent.op, sent.answered);
+      if (this.db.open) return;
     }
     if (what === 'write' && this.writeFailure === null) {
-      this.writeFailure = { since: Date.now(), message: messageOf(error) };
-      this.log(`lbtopo: the cache file ${this.file} cannot be written (${messageOf(error)}): looks are served from memory until it can`);
+      this.writeFailure = { since: Date.now(), message: error.message };
+      this.log(`lbtopo: the cache file ${this.file} cannot be written (${error.message}): looks are served from memory until it can`);
     }
   }
 
@@ -243,6 +311,11 @@ export class ObservationStore {
     if (this.writeFailure === null) return;
     this.log(`lbtopo: the cache file ${this.file} can be written again (it could not since ${new Date(this.writeFailure.since).toISOString()})`);
     this.writeFailure = null;
+  }
+
+  /** A failed write's reply as an error failed() can judge. */
+  private replyFailed(reply: Extract<WriteReply, { ok: false }>): void {
+    this.failed('write', { code: reply.code ?? undefined, message: reply.message });
   }
 
   health(): StoreHealth {
@@ -256,8 +329,10 @@ export class ObservationStore {
   record(probe: string, scope: string, at: number, payload: unknown): StoredObservation {
     const key = `${probe}\u0000${scope}`;
     this.hot.delete(key);
-    const json = JSON.stringify(payload);
-    const hash = hashOf(json);
+    // Serialized by the worker that read it, when it came from one (src/host/known-json.ts).
+    const made = knownJsonOf(payload);
+    const json = made?.json ?? JSON.stringify(payload);
+    const hash = made?.hash ?? hashOfJson(json);
     // A change of a look still queued: write that one first, so the log keeps every change.
     const pending = this.queued.get(key);
     if (pending && pending.hash !== hash) {
@@ -272,42 +347,45 @@ export class ObservationStore {
 
   /** Since when the payload with this hash has been seen (`at` when it is new). */
   private firstSeenOf(key: string, probe: string, scope: string, hash: string, at: number): number {
-    const queued = this.queued.get(key);
+    const queued = this.queued.get(key) ?? this.sent.get(key);
     if (queued) return queued.hash === hash ? queued.observation.firstSeen : at;
     const unsaved = this.unsaved.get(key);
-    if (unsaved) return hashOf(JSON.stringify(unsaved.payload)) === hash ? unsaved.firstSeen : at;
+    if (unsaved) return hashOfJson(JSON.stringify(unsaved.payload)) === hash ? unsaved.firstSeen : at;
     // Another process may have written since: then only this first_seen in memory is off, until
-    // the flush (which compares with the file) and the next read.
+    // the write (which compares with the file) and the next read.
     const written = this.written.get(key);
     if (written) return written.hash === hash ? written.firstSeen : at;
     try {
       const meta = this.st.latestMeta.get(probe, scope);
       return meta && meta.hash === hash ? meta.first_seen : at;
     } catch {
-      return at; // the flush reports the file's trouble
+      return at; // the write reports the file's trouble
     }
   }
 
   /**
-   * Writes the queued looks now, in one transaction. Never throws: when the file cannot be
-   * written, they are kept in memory (served from there) and the failure is reported.
+   * Writes the queued looks now and waits until the file holds them. Never throws: when the file
+   * cannot be written, they are kept in memory (served from there) and the failure is reported.
    */
   flush(): void {
     while (this.queued.size > 0) this.flushSome(Infinity);
+    this.drain();
   }
 
   /**
-   * Writes at most `rows` of the queued looks (oldest first) in one transaction; the rest wait
-   * for the next. A slice of FLUSH_ROWS is ~20 ms, so a 1000-pool round's 2,000 looks never hold
-   * the loop that answers requests for long. Never throws (see flush()).
+   * Sends the queued looks to be written, oldest first. Written here, at most `rows` of them in
+   * one transaction (a slice of WRITE_SLICE_ROWS is ~20 ms, so a 1000-pool round's 2,000 looks
+   * never hold the loop that answers requests for long); the rest wait for the next turn. The
+   * writer thread takes them all (it writes slices of its own). Never throws (see flush()).
    */
-  flushSome(rows = FLUSH_ROWS): void {
+  flushSome(rows = WRITE_SLICE_ROWS): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     if (this.queued.size === 0) return;
+    const limit = this.thread ? Infinity : rows;
     const entries: Array<[string, QueuedLook]> = [];
     for (const entry of this.queued) {
-      if (entries.length >= rows) break;
+      if (entries.length >= limit) break;
       entries.push(entry);
     }
     for (const [key] of entries) this.queued.delete(key);
@@ -315,22 +393,41 @@ export class ObservationStore {
     this.writeEntries(entries);
   }
 
+  /**
+   * Resolves once the looks recorded so far are written (or have failed to be, as health() then
+   * says): an answer waits for this, so a write that fails is said in it. Without a thread, one
+   * slice is written before it resolves and the rest just after.
+   */
+  settled(): Promise<void> {
+    // Without a thread, one slice is written now (the rest follow at once, see flushSome()).
+    if (!this.thread) this.flushSome();
+    while (this.queued.size > 0 && this.thread) this.flushSome(Infinity);
+    if (this.sentOps.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.settledWaiters.push(resolve));
+  }
+
   private writeEntries(entries: Array<[string, QueuedLook]>): void {
-    try {
-      this.writeQueuedTx(entries.map(([, e]) => e));
-      // What was just written is what the file holds.
-      for (const [key, e] of entries) {
+    for (const [key, e] of entries) this.sent.set(key, e);
+    const looks: LookWrite[] = entries.map(([, e]) => ({ probe: e.observation.probe, scope: e.observation.scope, firstSeen: e.observation.firstSeen, lastSeen: e.observation.lastSeen, json: e.json, hash: e.hash }));
+    this.submit({ op: 'looks', looks }, (reply) => {
+      if (reply.otherWriters) this.forgetFile();
+      entries.forEach(([key, e], i) => {
+        if (this.sent.get(key) === e) this.sent.delete(key);
+        if (!reply.ok) {
+          this.unsaved.set(key, e.observation);
+          this.written.delete(key);
+          return;
+        }
+        const row = reply.rows![i]!;
         this.unsaved.delete(key);
-        this.hot.set(key, e.observation);
-      }
-      this.wrote();
-    } catch (error) {
-      this.failed('write', error);
-      for (const [key, e] of entries) {
-        this.unsaved.set(key, e.observation);
-        this.written.delete(key); // set inside the transaction that rolled back
-      }
-    }
+        this.written.set(key, { hash: row.hash, firstSeen: row.firstSeen });
+        if (row.inserted) this.parsed.set(key, { id: row.id, payload: e.observation.payload });
+        // What was just written is what the file holds.
+        this.hot.set(key, row.firstSeen === e.observation.firstSeen ? e.observation : { ...e.observation, firstSeen: row.firstSeen });
+      });
+      if (reply.ok) this.wrote();
+      else this.replyFailed(reply);
+    });
   }
 
   /**
@@ -338,40 +435,18 @@ export class ObservationStore {
    * whose latest summary is not null but which this look did not see is recorded as null.
    */
   recordSubjects(probe: string, at: number, summaries: ReadonlyMap<string, unknown>): void {
-    const touched: string[] = [];
-    try {
-      this.db.transaction(() => {
-        this.checkOtherWriters(true);
-        const present = this.presentSubjectsOf(probe);
-        const write = (subject: string, summary: unknown) => {
-          this.recordTx(probe, subject, at, summary);
-          touched.push(subject);
-          if (summary === null) present.delete(subject);
-          else present.add(subject);
-        };
-        for (const [subject, summary] of summaries) if (subject !== LOOKS_SCOPE) write(subject, summary);
-        for (const scope of [...present]) if (!summaries.has(scope)) write(scope, null);
-        // One row whose payload never changes: its first_seen is the first look, last_seen the latest.
-        this.recordTx(probe, LOOKS_SCOPE, at, 'looked');
-        touched.push(LOOKS_SCOPE);
-      }).immediate();
-      this.wrote();
-    } catch (error) {
-      this.subjects.delete(probe); // changed inside the transaction that rolled back
-      for (const subject of touched) this.written.delete(`${probe}\u0000${subject}`);
-      this.failed('write', error); // history is what is lost while the disk is full
+    const list: Array<[string, string]> = [];
+    for (const [subject, summary] of summaries) {
+      list.push([subject, JSON.stringify(summary)]);
+      this.hot.delete(`${probe}\u0000${subject}`);
     }
-    for (const subject of touched) this.hot.delete(`${probe}\u0000${subject}`);
-  }
-
-  /** The subjects of `probe` whose latest summary is not null (asked of the file once, then kept). */
-  private presentSubjectsOf(probe: string): Set<string> {
-    let present = this.subjects.get(probe);
-    if (!present) {
-      present = new Set(this.st.presentSubjects.all(probe).map((r) => r.scope).filter((scope) => scope !== LOOKS_SCOPE));
-      this.subjects.set(probe, present);
-    }
-    return present;
+    this.hot.delete(`${probe}\u0000${LOOKS_SCOPE}`);
+    this.submit({ op: 'subjects', probe, at, summaries: list }, (reply) => {
+      if (reply.otherWriters) this.forgetFile();
+      for (const subject of reply.ok ? reply.touched ?? [] : []) this.hot.delete(`${probe}\u0000${subject}`);
+      if (reply.ok) this.wrote();
+      else this.replyFailed(reply); // history is what is lost while the disk is full
+    });
   }
 
   /**
@@ -379,20 +454,21 @@ export class ObservationStore {
    * (a pool whose haproxy was already dead at the first look) was missing over all of it.
    */
   looks(probe: string): { first: number; last: number } | null {
+    this.drain();
     const row = this.latest(probe, LOOKS_SCOPE);
     return row ? { first: row.firstSeen, last: row.lastSeen } : null;
   }
 
   latest(probe: string, scope: string): StoredObservation | null {
     const key = `${probe}\u0000${scope}`;
-    const queued = this.queued.get(key);
+    const queued = this.queued.get(key) ?? this.sent.get(key);
     if (queued) return queued.observation;
     const unsaved = this.unsaved.get(key);
     let stored: StoredObservation | null;
     try {
       stored = this.latestStored(probe, scope, key);
     } catch (error) {
-      this.failed('read', error);
+      this.failed('read', error as Error);
       stored = null;
     }
     if (unsaved && (!stored || unsaved.lastSeen >= stored.lastSeen)) return unsaved;
@@ -400,7 +476,7 @@ export class ObservationStore {
   }
 
   private latestStored(probe: string, scope: string, key: string): StoredObservation | null {
-    this.checkOtherWriters(false);
+    this.checkOtherWriters();
     const hot = this.hot.get(key);
     if (hot) return hot;
     const observation = this.latestFromFile(probe, scope, key);
@@ -409,19 +485,18 @@ export class ObservationStore {
   }
 
   /**
-   * Forgets what this connection knows of the file once another connection has written to it
-   * (data_version moved): its rows are read again. `now` asks the file whatever the interval.
+   * Forgets what this store knows of the file once another connection has written to it
+   * (data_version moved): its rows are read again. With a writer thread, the thread asks (this
+   * connection's data_version moves with every write of the thread's).
    */
-  private checkOtherWriters(now: boolean): void {
+  private checkOtherWriters(): void {
+    if (this.thread) return;
     const t = performance.now();
-    if (!now && t - this.otherWritersCheckedAt < OTHER_WRITERS_CHECK_MS) return;
+    if (t - this.otherWritersCheckedAt < OTHER_WRITERS_CHECK_MS) return;
     this.otherWritersCheckedAt = t;
-    const version = this.st.dataVersion.get() as number;
-    if (version !== this.dataVersion) {
-      this.dataVersion = version;
+    if (this.writes.otherWriters()) {
       this.hot.clear();
       this.written.clear();
-      this.subjects.clear();
     }
   }
 
@@ -441,34 +516,31 @@ export class ObservationStore {
 
   /** Newest first. */
   history(probe: string, scope: string, limit = 50): StoredObservation[] {
-    if (this.queued.size > 0) this.flush();
+    this.flush();
     try {
       return this.st.history.all(probe, scope, limit).map((row) => toObservation(probe, scope, row));
     } catch (error) {
-      this.failed('read', error);
+      this.failed('read', error as Error);
       return [];
     }
   }
 
   /** Failed looks are kept as history is: the newest HISTORY_ROWS_KEPT per (probe, scope). */
   recordFailure(probe: string, scope: string, at: number, kind: string, message: string): void {
-    try {
-      this.db.transaction(() => {
-        this.st.fail.run(probe, scope, at, kind, message);
-        this.st.pruneFailures.run(probe, scope, probe, scope, HISTORY_ROWS_KEPT);
-      }).immediate();
-      this.wrote();
-    } catch (error) {
-      this.failed('write', error);
-    }
+    this.submit({ op: 'failure', probe, scope, at, kind, message }, (reply) => {
+      if (reply.otherWriters) this.forgetFile();
+      if (reply.ok) this.wrote();
+      else this.replyFailed(reply);
+    });
   }
 
   lastFailure(probe: string, scope: string): StoredFailure | null {
+    this.drain();
     try {
       const row = this.st.lastFailure.get(probe, scope);
       return row ? { probe, scope, failedAt: row.failed_at, kind: row.kind, message: row.message } : null;
     } catch (error) {
-      this.failed('read', error);
+      this.failed('read', error as Error);
       return null;
     }
   }
@@ -478,7 +550,7 @@ export class ObservationStore {
     try {
       this.db.prepare('SELECT count(*) FROM observation').get();
     } catch (error) {
-      this.failed('read', error);
+      this.failed('read', error as Error);
       this.db.prepare('SELECT 1').get();
     }
   }
@@ -486,24 +558,16 @@ export class ObservationStore {
   close(): void {
     if (this.db.open) {
       this.flush();
+      const thread = this.thread;
+      this.thread = null;
+      thread?.close(WRITER_WAIT_MS);
       this.db.close();
     }
   }
 }
 
-/** How long a recorded look may wait to be written with others, and how many are written at once. */
+/** How long a recorded look may wait to be written with others. */
 const FLUSH_MS = 20;
-const FLUSH_ROWS = 250;
-
-interface QueuedLook {
-  observation: StoredObservation;
-  json: string;
-  hash: string;
-}
-
-function hashOf(json: string): string {
-  return createHash('sha256').update(json).digest('hex');
-}
 
 function toObservation(probe: string, scope: string, row: ObservationRow): StoredObservation {
   return { probe, scope, firstSeen: row.first_seen, lastSeen: row.last_seen, payload: JSON.parse(row.payload) };

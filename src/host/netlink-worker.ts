@@ -87,8 +87,10 @@ function handle(request: NetlinkWorkerRequest): NetlinkWorkerReply {
       if (request.expectedInode !== undefined && dumps.ino !== request.expectedInode) {
         return { id: request.id, ok: false, error: { message: `${request.nsfsPath} is another namespace now (inode ${dumps.ino}, listed as ${request.expectedInode})`, failure: 'gone' } };
       }
+      // As JSON: it costs this thread what a structured clone would, and spares the main thread
+      // serializing it again for the store (netlink.ts, src/host/known-json.ts).
       const network = decodeNamespaceNetwork(dumps, request.namespace, iprouteNames());
-      return { id: request.id, ok: true, network, inode: dumps.ino };
+      return { id: request.id, ok: true, networkJson: JSON.stringify(network), inode: dumps.ino };
     }
     const socket = addon.openEventSocket(request.nsfsPath, request.receiveBufferBytes);
     if (request.expectedInode !== undefined && socket.ino !== request.expectedInode) {

@@ -74,7 +74,7 @@ export type NetlinkWorkerRequest =
   | { id: number; op: 'open-events'; nsfsPath: string; expectedInode?: number; receiveBufferBytes?: number };
 
 export type NetlinkWorkerReply =
-  | { id: number; ok: true; network: NamespaceNetwork; inode: number }
+  | { id: number; ok: true; networkJson: string; inode: number }
   | { id: number; ok: true; fd: number; inode: number }
   | { id: number; ok: false; error: SerializedNetlinkError };
 
@@ -273,6 +273,11 @@ export interface NetlinkReadOptions {
  * Rejects with a NetlinkError only.
  */
 export async function readNamespaceNetworkNetlink(namespaceName: string, nsfsPath: string, options: NetlinkReadOptions = {}): Promise<NamespaceNetwork> {
+  return (await readNamespaceNetworkNetlinkWithJson(namespaceName, nsfsPath, options)).network;
+}
+
+/** readNamespaceNetworkNetlink, with the JSON the worker sent it as (so nobody serializes it again). */
+export async function readNamespaceNetworkNetlinkWithJson(namespaceName: string, nsfsPath: string, options: NetlinkReadOptions = {}): Promise<{ network: NamespaceNetwork; json: string }> {
   const source = ['netlink', nsfsPath];
   const invalid = checkArguments(namespaceName, nsfsPath, source);
   if (invalid) throw invalid;
@@ -284,8 +289,8 @@ export async function readNamespaceNetworkNetlink(namespaceName: string, nsfsPat
   const pending = request(body, source, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const reply = await (options.signal ? raceAbort(pending, options.signal) : pending);
   if (!reply.ok) throw toNetlinkError(reply.error, source);
-  if (!('network' in reply)) throw new NetlinkError('failed', source, 'the netlink worker answered another request');
-  return reply.network;
+  if (!('networkJson' in reply)) throw new NetlinkError('failed', source, 'the netlink worker answered another request');
+  return { network: JSON.parse(reply.networkJson) as NamespaceNetwork, json: reply.networkJson };
 }
 
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {

@@ -3,17 +3,20 @@
 // decoding, stays off the loop that answers requests. A job that does not answer in time fails
 // as 'timeout' and its worker is dropped (unref'ed, so even one stuck in the kernel, like a read of
 // a process in D state, never holds the process up); the next job starts a new worker.
-// Arguments and results must be structured-cloneable; errors cross as DiscoveryErrors.
+// Arguments must be structured-cloneable; results are plain JSON values (they cross as JSON, see
+// known-json.ts); errors cross as DiscoveryErrors.
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { DiscoveryError } from './errors.ts';
 import type { DiscoveryErrorKind } from './errors.ts';
 import type { HostJobs } from './host-worker-thread.ts';
+import { fromKnownJson } from './known-json.ts';
+import type { KnownJson } from './known-json.ts';
 
 export interface HostWorkerRequest { id: number; job: keyof HostJobs; args: unknown[] }
 export type HostWorkerReply =
-  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: true; value: KnownJson }
   | { id: number; ok: false; error: { kind: DiscoveryErrorKind | null; source: string[]; message: string } };
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -91,7 +94,7 @@ export class WorkerChannel {
       entry.pending.delete(reply.id);
       clearTimeout(p.timer);
       if (entry.pending.size === 0) entry.worker.unref();
-      if (reply.ok) p.resolve(reply.value);
+      if (reply.ok) p.resolve(fromKnownJson(reply.value));
       else p.reject(reviveError(reply.error));
     });
     entry.worker.on('error', (err) => this.drop(entry, `${this.name} failed: ${err.message}`));

@@ -7,7 +7,8 @@ import type { CommandGateway } from '../host/exec.ts';
 import { DiscoveryError } from '../host/errors.ts';
 import { namespaceFileInode, readNamespaceNetwork } from '../host/iproute.ts';
 import type { NamespaceNetwork } from '../host/iproute.ts';
-import { NetlinkError, netlinkSupport, readNamespaceNetworkNetlink } from '../host/netlink.ts';
+import { NetlinkError, netlinkSupport, readNamespaceNetworkNetlinkWithJson } from '../host/netlink.ts';
+import { jsonWithFields, withKnownJson } from '../host/known-json.ts';
 import { readOvsSnapshotPreferRpc } from '../host/ovsdb-jsonrpc.ts';
 import { readOvsSnapshot } from '../host/ovs.ts';
 import type { OvsdbSslFiles, OvsSnapshot } from '../host/ovs.ts';
@@ -46,8 +47,10 @@ export async function readNamespaceNetworkBest(gateway: CommandGateway, namespac
     const inode = namespaceFileInode(file);
     if (inode === null) throw new DiscoveryError('gone', ['netlink', file], `namespace ${namespace} does not exist (any more): ${file} is not a mounted namespace`);
     try {
-      const network = await readNamespaceNetworkNetlink(namespace, file, { expectedInode: inode, timeoutMs: options.timeoutMs });
-      return { ...network, inode, readBy: { reader: 'netlink' } };
+      const { network, json } = await readNamespaceNetworkNetlinkWithJson(namespace, file, { expectedInode: inode, timeoutMs: options.timeoutMs });
+      const fields = { inode, readBy: { reader: 'netlink' } };
+      // The store records the worker's JSON with these fields added, not a serialization of its own.
+      return withKnownJson({ ...network, ...fields }, jsonWithFields(json, fields));
     } catch (err) {
       if (!(err instanceof NetlinkError)) throw err;
       if (err.failure === 'gone') throw new DiscoveryError('gone', ['netlink', file], err.message);
