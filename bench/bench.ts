@@ -5,12 +5,13 @@
 //                a process per namespace pays at the least)
 //   lean shell   bench/lean-trace.sh: one OVS dump, a /proc readlink loop, one ip per namespace
 // and the served product (the compiled `lbtopo serve`, a process of its own, on loopback, settled:
-// its first background round done):
+// its first background round done, then --warmup unmeasured cold traces, since V8 compiles the
+// code of a cold look only after it has run a few, which a long-running server has long done):
 //   full trace cold (maxAge: 0) and warm (p50, p95); `haproxy: MISSING` cold; warm MISSING
 //   throughput with 32 clients for 10 s (bench/load-client.ts, its own process); `lbtopo check`
 //   in-process on an empty cache and against the server; how soon a change in a namespace or in
 //   OVS shows in a warm answer; server RSS; the idle CPU of the background refresher.
-// Prints a table; asserts nothing. Usage: npm run bench [-- --sizes 200,1000 --rounds 5]
+// Prints a table; asserts nothing. Usage: npm run bench [-- --sizes 200,1000 --rounds 7 --warmup 3]
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -23,9 +24,10 @@ import type { Lab } from '../src/lab/lab.ts';
 import { readExampleQuery } from '../src/example-queries.ts';
 import { projectPath } from '../src/paths.ts';
 
-const { values } = parseArgs({ options: { sizes: { type: 'string', default: '200,1000' }, rounds: { type: 'string', default: '5' }, seconds: { type: 'string', default: '10' } } });
+const { values } = parseArgs({ options: { sizes: { type: 'string', default: '200,1000' }, rounds: { type: 'string', default: '7' }, warmup: { type: 'string', default: '3' }, seconds: { type: 'string', default: '10' } } });
 const SIZES = values.sizes.split(',').map(Number);
 const ROUNDS = Number(values.rounds);
+const WARMUP = Number(values.warmup);
 const LOAD_SECONDS = Number(values.seconds);
 const TRACE = readExampleQuery('pools-trace');
 const MISSING = '{ pools(where: { haproxy: MISSING }) { id } }';
@@ -131,6 +133,10 @@ async function benchSize(pools: number): Promise<Figures> {
       const check = (data: any) => {
         if (data.pools.length !== pools) throw new Error(`the trace returned ${data.pools.length} of ${pools} pools`);
       };
+      for (let round = 0; round < WARMUP; round++) {
+        check(await post(served.url, cold(TRACE)));
+        await post(served.url, cold(MISSING));
+      }
       const coldTrace: number[] = [];
       const coldMissing: number[] = [];
       for (let round = 0; round < ROUNDS; round++) {
@@ -190,7 +196,7 @@ for (const size of SIZES) {
 }
 
 const cpu = cpus()[0]?.model ?? 'unknown cpu';
-console.log(`lbaas-topology bench: neutron-lbaas v1 pools (1 in 20 with haproxy killed), medians of ${ROUNDS} rounds`);
+console.log(`lbaas-topology bench: neutron-lbaas v1 pools (1 in 20 with haproxy killed), medians of ${ROUNDS} rounds (cold figures after ${WARMUP} unmeasured cold traces)`);
 console.log(`machine: ${cpus().length} x ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log('');
 const first = SIZES[0]!;
