@@ -253,13 +253,19 @@ function storeNotes(health: StoreHealth): string[] {
   return notes;
 }
 
+/** How long an answer waits for the writes of its looks before it leaves without their outcome. */
+const STORE_SETTLE_WAIT_MS = 1000;
+
 function useStoreHealth(store: ObservationStore): Plugin<GraphQLContext> {
   return {
     onExecute() {
       return {
         async onExecuteDone({ result, setResult }) {
-          // Looks are written before the answer leaves, so a write that fails is said in it.
-          await store.settled();
+          // Looks are written before the answer leaves, so a write that fails is said in it; a
+          // file held by another writer (busy for up to its 5 s timeout) does not hold the answer.
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([store.settled(), new Promise<void>((r) => { timer = setTimeout(r, STORE_SETTLE_WAIT_MS); })]);
+          clearTimeout(timer);
           const health = store.health();
           if ((!health.writeFailure && health.setAside.length === 0) || Symbol.asyncIterator in (result as object)) return;
           const r = result as ExecutionResult;

@@ -139,3 +139,27 @@ test('a value that crossed from a worker as JSON is recorded with that JSON, byt
   assert.deepEqual(row, { payload: sent.json, hash: sent.hash });
   store.close();
 });
+
+test('settled() waits for what was sent before it, not for a stream of writes that never pauses', async () => {
+  const store = new ObservationStore(fileIn(), { writerThread: true });
+  let i = 0;
+  // More than the thread writes in the time: something is always in flight.
+  const filler = 'x'.repeat(2000);
+  const stream = setInterval(() => {
+    for (let k = 0; k < 50; k++) store.record('stats', `/sock-${i % 500}`, 1000 + i++, { up: i, filler });
+    store.flushSome();
+  }, 1);
+  try {
+    await new Promise((r) => setTimeout(r, 50));
+    store.record('ip', 'ns-mine', 5000, { mine: true });
+    const t0 = Date.now();
+    const settled = await Promise.race([store.settled().then(() => true), new Promise((r) => setTimeout(() => r(false), 3000))]);
+    assert.equal(settled, true, 'settled while the stream went on');
+    assert.ok((store as unknown as { sentOps: Map<number, unknown> }).sentOps.size > 0, 'writes were still in flight when it settled');
+    const row = store.db.prepare("SELECT payload FROM observation WHERE probe = 'ip' AND scope = 'ns-mine'").get();
+    assert.deepEqual(row, { payload: '{"mine":true}' }, 'what it waited for is in the file');
+  } finally {
+    clearInterval(stream);
+    store.close();
+  }
+});

@@ -147,8 +147,13 @@ export class ObservationStore {
   private flushTimer: NodeJS.Timeout | undefined;
   /** The hash and first_seen of the latest row each key was given, so record() need not ask the file. */
   private readonly written = new Map<string, { hash: string; firstSeen: number }>();
-  /** Resolved when the writer has answered for everything sent (settled()). */
-  private settledWaiters: Array<() => void> = [];
+  /**
+   * settled() callers, each with the last operation sent when it was called: it is woken by the
+   * answer to that one, not when nothing is in flight (under a steady stream of writes, never).
+   */
+  private settledWaiters: Array<{ upTo: number; wake: () => void }> = [];
+  /** The seq of the last operation sent to the thread. */
+  private lastSentSeq = 0;
 
   /** `file` ':memory:' gives a private in-memory store (tests). */
   constructor(file: string, options: ObservationStoreOptions = {}) {
@@ -217,7 +222,7 @@ export class ObservationStore {
     if (!sent) return;
     this.sentOps.delete(message.seq);
     sent.answered(message.reply);
-    if (this.sentOps.size === 0) this.wakeSettled();
+    this.wakeSettled(message.seq);
   }
 
   /** The thread ended or is stuck: what it did not answer for is written here, and from now on. */
@@ -230,16 +235,17 @@ export class ObservationStore {
     this.sentOps.clear();
     this.writes.forget(); // the thread wrote meanwhile
     for (const sent of unanswered) this.submit(sent.op, sent.answered);
+    this.wakeSettled(Infinity);
   }
 
   /** Sends one operation to the writer; `answered` runs with its reply (at once without a thread). */
   private submit(op: WriteOp, answered: (reply: WriteReply) => void): void {
     if (this.thread) {
-      this.sentOps.set(this.thread.send(op), { op, answered });
+      this.lastSentSeq = this.thread.send(op);
+      this.sentOps.set(this.lastSentSeq, { op, answered });
       return;
     }
     answered(this.writes.apply(op));
-    if (this.sentOps.size === 0) this.wakeSettled();
   }
 
   /** Waits, blocking, until the writer has answered for everything sent. */
@@ -251,10 +257,12 @@ export class ObservationStore {
     }
   }
 
-  private wakeSettled(): void {
-    const waiters = this.settledWaiters;
-    this.settledWaiters = [];
-    for (const wake of waiters) wake();
+  /** Wakes the settled() callers whose last operation is answered (seq: the latest answered). */
+  private wakeSettled(seq: number): void {
+    if (this.settledWaiters.length === 0) return;
+    const waiting = this.settledWaiters;
+    this.settledWaiters = waiting.filter((w) => w.upTo > seq);
+    for (const w of waiting) if (w.upTo <= seq) w.wake();
   }
 
   /** Another connection wrote to the file: what this store remembers of it is read again. */
@@ -299,6 +307,7 @@ export class ObservationStore {
         this.log(`lbtopo: could not start a new cache file ${this.file}: ${messageOf(reopen)}`);
       }
       for (const sent of unanswered) this.submit(sent.op, sent.answered);
+      this.wakeSettled(Infinity); // what they wait for was answered, or sent to the new thread
       if (this.db.open) return;
     }
     if (what === 'write' && this.writeFailure === null) {
@@ -403,7 +412,8 @@ export class ObservationStore {
     if (!this.thread) this.flushSome();
     while (this.queued.size > 0 && this.thread) this.flushSome(Infinity);
     if (this.sentOps.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.settledWaiters.push(resolve));
+    const upTo = this.lastSentSeq;
+    return new Promise((wake) => this.settledWaiters.push({ upTo, wake }));
   }
 
   private writeEntries(entries: Array<[string, QueuedLook]>): void {
