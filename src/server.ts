@@ -260,16 +260,22 @@ function useStoreHealth(store: ObservationStore): Plugin<GraphQLContext> {
   return {
     onExecute() {
       return {
-        async onExecuteDone({ result, setResult }) {
+        onExecuteDone({ result, setResult }) {
+          const said = () => {
+            const health = store.health();
+            if ((!health.writeFailure && health.setAside.length === 0) || Symbol.asyncIterator in (result as object)) return;
+            const r = result as ExecutionResult;
+            setResult({ ...r, extensions: { ...r.extensions, store: { file: health.file, writeFailure: health.writeFailure, setAside: health.setAside, notes: storeNotes(health) } } });
+          };
           // Looks are written before the answer leaves, so a write that fails is said in it; a
           // file held by another writer (busy for up to its 5 s timeout) does not hold the answer.
+          const writing = store.settled();
+          if (!writing) return said();
           let timer: NodeJS.Timeout | undefined;
-          await Promise.race([store.settled(), new Promise<void>((r) => { timer = setTimeout(r, STORE_SETTLE_WAIT_MS); })]);
-          clearTimeout(timer);
-          const health = store.health();
-          if ((!health.writeFailure && health.setAside.length === 0) || Symbol.asyncIterator in (result as object)) return;
-          const r = result as ExecutionResult;
-          setResult({ ...r, extensions: { ...r.extensions, store: { file: health.file, writeFailure: health.writeFailure, setAside: health.setAside, notes: storeNotes(health) } } });
+          return Promise.race([writing, new Promise<void>((r) => { timer = setTimeout(r, STORE_SETTLE_WAIT_MS); })]).then(() => {
+            clearTimeout(timer);
+            said();
+          });
         },
       };
     },

@@ -152,7 +152,7 @@ test('settled() waits for what was sent before it, not for a stream of writes th
   try {
     await new Promise((r) => setTimeout(r, 50));
     store.record('ip', 'ns-mine', 5000, { mine: true });
-    const settled = await Promise.race([store.settled().then(() => true), new Promise((r) => setTimeout(() => r(false), 3000))]);
+    const settled = await Promise.race([Promise.resolve(store.settled()).then(() => true), new Promise((r) => setTimeout(() => r(false), 3000))]);
     assert.equal(settled, true, 'settled while the stream went on');
     assert.ok((store as unknown as { sentOps: Map<number, unknown> }).sentOps.size > 0, 'writes were still in flight when it settled');
     const row = store.db.prepare("SELECT payload FROM observation WHERE probe = 'ip' AND scope = 'ns-mine'").get();

@@ -405,13 +405,14 @@ export class ObservationStore {
   /**
    * Resolves once the looks recorded so far are written (or have failed to be, as health() then
    * says): an answer waits for this, so a write that fails is said in it. Without a thread, one
-   * slice is written before it resolves and the rest just after.
+   * slice is written before it resolves and the rest just after. Undefined when there is nothing
+   * to wait for.
    */
-  settled(): Promise<void> {
+  settled(): Promise<void> | undefined {
     // Without a thread, one slice is written now (the rest follow at once, see flushSome()).
     if (!this.thread) this.flushSome();
     while (this.queued.size > 0 && this.thread) this.flushSome(Infinity);
-    if (this.sentOps.size === 0) return Promise.resolve();
+    if (this.sentOps.size === 0) return undefined; // nothing to wait for: a warm answer is not held a tick
     const upTo = this.lastSentSeq;
     return new Promise((wake) => this.settledWaiters.push({ upTo, wake }));
   }
