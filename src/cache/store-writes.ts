@@ -186,7 +186,9 @@ export class ObservationWrites {
     }
     for (const subject of [...present]) if (!seen.has(subject)) write(subject, 'null');
     // One row whose payload never changes: its first_seen is the first look, last_seen the latest.
-    write(LOOKS_SCOPE, '"looked"');
+    // Not a subject: it is never in `present`, so a later look cannot record it as gone.
+    this.writeLook({ probe, scope: LOOKS_SCOPE, firstSeen: at, lastSeen: at, json: '"looked"', hash: hashOfJson('"looked"') });
+    touched.push(LOOKS_SCOPE);
   }
 }
 
