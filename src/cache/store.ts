@@ -227,13 +227,24 @@ export class ObservationStore {
 
   /** The thread ended or is stuck: what it did not answer for is written here, and from now on. */
   private writeWithoutThread(reason: string): void {
+    this.log(`lbtopo: ${reason}; the cache file is written from the main thread`);
+    const unanswered = this.dropThread();
+    this.writes.forget(); // the thread wrote meanwhile
+    this.resubmit(unanswered);
+  }
+
+  /** Ends the writer thread at once; returns what it had not answered for, oldest first. */
+  private dropThread(): SentOp[] {
     const thread = this.thread;
     this.thread = null;
     thread?.terminate();
-    this.log(`lbtopo: ${reason}; the cache file is written from the main thread`);
     const unanswered = [...this.sentOps.values()];
     this.sentOps.clear();
-    this.writes.forget(); // the thread wrote meanwhile
+    return unanswered;
+  }
+
+  /** Sends again what a dropped thread had not answered for; its settled() callers are woken. */
+  private resubmit(unanswered: SentOp[]): void {
     for (const sent of unanswered) this.submit(sent.op, sent.answered);
     this.wakeSettled(Infinity);
   }
@@ -290,11 +301,7 @@ export class ObservationStore {
   private failed(what: 'write' | 'read', error: { code?: unknown; message: string }): void {
     if (isCorruption(error) && this.file !== ':memory:') {
       // Both connections go: the thread's (what it has not answered for is written again, in the new file) and this one.
-      const thread = this.thread;
-      this.thread = null;
-      const unanswered = [...this.sentOps.values()];
-      this.sentOps.clear();
-      thread?.terminate();
+      const unanswered = this.dropThread();
       try {
         this.db.close();
       } catch {
@@ -306,8 +313,7 @@ export class ObservationStore {
       } catch (reopen) {
         this.log(`lbtopo: could not start a new cache file ${this.file}: ${messageOf(reopen)}`);
       }
-      for (const sent of unanswered) this.submit(sent.op, sent.answered);
-      this.wakeSettled(Infinity); // what they wait for was answered, or sent to the new thread
+      this.resubmit(unanswered); // into the new file
       if (this.db.open) return;
     }
     if (what === 'write' && this.writeFailure === null) {
