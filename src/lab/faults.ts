@@ -59,8 +59,12 @@ const FAULTS: Record<PoolFault, FaultAction> = {
     await vsctl(state.ovs, ['del-port', BRIDGE, pool.ovsPortName]);
   },
 
+  // Nothing crosses VLAN 4095, so the members stop answering too: the fault is in place once
+  // haproxy has seen that (a test reading the pool twice must not see it half-way, 1/2 then 0/2).
   async 'dead-vlan'(state, pool) {
     await vsctl(state.ovs, ['set', 'Port', pool.ovsPortName, `tag=${DEAD_VLAN}`]);
+    for (const member of pool.members) member.answering = false;
+    await waitForMembersDown(state, pool);
   },
 
   async 'link-down'(_state, pool) {
@@ -160,15 +164,23 @@ const FAULTS: Record<PoolFault, FaultAction> = {
   async 'members-down'(state, pool) {
     await run(['ip', '-n', state.members.up.namespace, 'route', 'replace', 'blackhole', `${pool.vip}/32`]);
     for (const member of pool.members) member.answering = false;
-    // The fault is in place once haproxy has seen it: every member DOWN on the stats socket.
-    const ids = new Set(pool.members.map((m) => m.id));
-    await waitFor(`every member of pool ${pool.poolId} DOWN`, 20_000, async () => {
-      const rows = await showStat(pool.socketPath).catch(() => []);
-      const servers = rows.filter((r) => ids.has(r['svname'] ?? ''));
-      return servers.length === ids.size && servers.every((r) => r['status'] === 'DOWN') ? true : undefined;
-    }, 200);
+    await waitForMembersDown(state, pool);
   },
 };
+
+/**
+ * A fault that silences the members is in place once haproxy has seen it: every member DOWN on
+ * the stats socket. Not waited for when no haproxy can say so (killed, or its socket removed).
+ */
+async function waitForMembersDown(state: LabState, pool: LabPool): Promise<void> {
+  if (!liveHaproxy(state, pool) || !existsSync(pool.socketPath)) return;
+  const ids = new Set(pool.members.map((m) => m.id));
+  await waitFor(`every member of pool ${pool.poolId} DOWN`, 20_000, async () => {
+    const rows = await showStat(pool.socketPath).catch(() => []);
+    const servers = rows.filter((r) => ids.has(r['svname'] ?? ''));
+    return servers.length === ids.size && servers.every((r) => r['status'] === 'DOWN') ? true : undefined;
+  }, 200);
+}
 
 async function ensureWrongNamespace(state: LabState): Promise<void> {
   if (existsSync(`/run/netns/${state.wrongNamespace}`)) return;
