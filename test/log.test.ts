@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GraphQLError } from 'graphql';
-import { createLogger, yogaLogging } from '../src/log.ts';
+import { spawnSync } from 'node:child_process';
+import { batchedLines, createLogger, yogaLogging } from '../src/log.ts';
 import { ProbeFailedError } from '../src/cache/runner.ts';
 
 const at = () => new Date('2026-12-01T12:00:00.000Z');
@@ -41,4 +42,23 @@ test("yoga's error reports: expected host failures at debug, anything else at er
   assert.equal(unexpected.level, 'error');
   assert.equal(unexpected.msg, 'boom');
   assert.match(unexpected.stack, /Error: boom/);
+});
+
+test('lines of one turn are written together, in order, once the turn ends', async () => {
+  const writes: string[] = [];
+  const write = batchedLines((text) => writes.push(text));
+  write('a\n');
+  write('b\n');
+  assert.deepEqual(writes, [], 'nothing is written within the turn');
+  await new Promise((r) => setImmediate(r));
+  write('c\n');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(writes, ['a\nb\n', 'c\n']);
+});
+
+test('a line logged just before the process exits still reaches stderr', () => {
+  const script = "import { createLogger } from './src/log.ts'; createLogger().info('last words', { n: 1 }); process.exit(3);";
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('..', import.meta.url), encoding: 'utf8' });
+  assert.equal(run.status, 3);
+  assert.match(run.stderr, /"msg":"last words","n":1\}\n$/);
 });
