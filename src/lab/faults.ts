@@ -12,7 +12,7 @@ import { run, waitFor } from './exec.ts';
 import { showStat, startHaproxy } from './haproxy.ts';
 import { addUnique, type LabProcessRecord } from './manifest.ts';
 import { BRIDGE, parseOvsTable, vsctl } from './ovs.ts';
-import { DEAD_VLAN, LAB_PREFIX_LENGTH, addPortArgs, poolPort, type LabState } from './plan.ts';
+import { DEAD_VLAN, LAB_PREFIX_LENGTH, addPortArgs, expectedServerProblems, poolPort, type LabState } from './plan.ts';
 import { isAlive, processStartEpochMs, signalIdentity, waitForExit, type ProcessIdentity } from './proc.ts';
 import type { LabPool, PoolFault } from './types.ts';
 
@@ -63,8 +63,7 @@ const FAULTS: Record<PoolFault, FaultAction> = {
   // haproxy has seen that (a test reading the pool twice must not see it half-way, 1/2 then 0/2).
   async 'dead-vlan'(state, pool) {
     await vsctl(state.ovs, ['set', 'Port', pool.ovsPortName, `tag=${DEAD_VLAN}`]);
-    for (const member of pool.members) member.answering = false;
-    await waitForMembersDown(state, pool);
+    await silenceMembers(state, pool);
   },
 
   async 'link-down'(_state, pool) {
@@ -163,22 +162,21 @@ const FAULTS: Record<PoolFault, FaultAction> = {
   // this VIP (a blackhole route), so checks time out; the config and haproxy stay as they are.
   async 'members-down'(state, pool) {
     await run(['ip', '-n', state.members.up.namespace, 'route', 'replace', 'blackhole', `${pool.vip}/32`]);
-    for (const member of pool.members) member.answering = false;
-    await waitForMembersDown(state, pool);
+    await silenceMembers(state, pool);
   },
 };
 
 /**
- * A fault that silences the members is in place once haproxy has seen it: every member DOWN on
- * the stats socket. Not waited for when no haproxy can say so (killed, or its socket removed).
+ * A fault that silences the members is in place once haproxy has seen it: the members marked as
+ * not answering, and every one DOWN on the stats socket. Not waited for when no haproxy can say
+ * so (killed, or its socket removed).
  */
-async function waitForMembersDown(state: LabState, pool: LabPool): Promise<void> {
+async function silenceMembers(state: LabState, pool: LabPool): Promise<void> {
+  for (const member of pool.members) member.answering = false;
   if (!liveHaproxy(state, pool) || !existsSync(pool.socketPath)) return;
-  const ids = new Set(pool.members.map((m) => m.id));
   await waitFor(`every member of pool ${pool.poolId} DOWN`, 20_000, async () => {
     const rows = await showStat(pool.socketPath).catch(() => []);
-    const servers = rows.filter((r) => ids.has(r['svname'] ?? ''));
-    return servers.length === ids.size && servers.every((r) => r['status'] === 'DOWN') ? true : undefined;
+    return expectedServerProblems(pool, rows).length === 0 ? true : undefined;
   }, 200);
 }
 

@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { mapLimit, run, sleep, tryRun, waitFor } from './exec.ts';
 import { injectPoolFault } from './faults.ts';
 import { amphoraEnv, amphoraHoldsVip, buildAmphoraPair, injectAmphoraFault, planAmphoraPair, type AmphoraFault, type LabAmphora, type LabAmphoraPair } from './amphora-pair.ts';
-import { octaviaConfig, showStat, startHaproxy, v1Config, v2Config, type StatRow } from './haproxy.ts';
+import { octaviaConfig, showStat, startHaproxy, v1Config, v2Config } from './haproxy.ts';
 import { acquireLabLock, clearLockOwner, killOrphanHolderChild, readLabLockOwner, stopHolder, type HeldLabLock } from './lock.ts';
 import { addUnique, saveManifest, type LabManifest, type LabProcessRecord } from './manifest.ts';
 import { BRIDGE, DATAPATH_DEVICES, ovsPaths, parseOvsTable, startOvs, vsctl, waitForRootDevices } from './ovs.ts';
@@ -24,7 +24,7 @@ import {
   MAX_POOLS,
   MEMBER_PORT,
   addPortArgs,
-  backendName,
+  expectedServerProblems,
   newLabId,
   planMembers,
   planPools,
@@ -354,22 +354,6 @@ async function startMemberServer(state: LabState): Promise<void> {
     });
     return listening ? true : undefined;
   });
-}
-
-function expectedServerProblems(pool: LabPool, rows: StatRow[]): string[] {
-  const problems: string[] = [];
-  for (const member of pool.members) {
-    const row = rows.find((candidate) => candidate['pxname'] === backendName(pool) && candidate['svname'] === member.id);
-    if (!row) {
-      problems.push(`no row for member ${member.id}`);
-      continue;
-    }
-    const status = row['status'] ?? '';
-    const check = (row['check_status'] ?? '').replace(/^\* /, '');
-    if (member.answering && !(status === 'UP' && check.startsWith('L7OK'))) problems.push(`${member.address} is ${status}/${check}, expected UP/L7OK`);
-    if (!member.answering && !status.startsWith('DOWN')) problems.push(`${member.address} is ${status}/${check}, expected DOWN`);
-  }
-  return problems;
 }
 
 /** Waits until every pool with a live haproxy answers on its stats socket with its members UP/DOWN as planned. */

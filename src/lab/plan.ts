@@ -6,6 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { OvsPaths } from './ovs.ts';
 import type { LabManifest } from './manifest.ts';
+import type { StatRow } from './haproxy.ts';
 import type { ProcessIdentity } from './proc.ts';
 import type { LabMember, LabPool } from './types.ts';
 
@@ -181,6 +182,23 @@ export function poolPort(pool: LabPool): PlannedPort {
 /** The pool's haproxy backend (the `pxname` of its stats rows): the pool id, or `<pool_id>:<listener_id>` in Octavia. */
 export function backendName(pool: LabPool): string {
   return pool.layout === 'octavia' ? `${pool.poolId}:${pool.frontendId}` : pool.poolId;
+}
+
+/** How a pool's stats rows differ from the plan: each answering member UP/L7OK, each silent one DOWN ([] when as planned). */
+export function expectedServerProblems(pool: LabPool, rows: StatRow[]): string[] {
+  const problems: string[] = [];
+  for (const member of pool.members) {
+    const row = rows.find((candidate) => candidate['pxname'] === backendName(pool) && candidate['svname'] === member.id);
+    if (!row) {
+      problems.push(`no row for member ${member.id}`);
+      continue;
+    }
+    const status = row['status'] ?? '';
+    const check = (row['check_status'] ?? '').replace(/^\* /, '');
+    if (member.answering && !(status === 'UP' && check.startsWith('L7OK'))) problems.push(`${member.address} is ${status}/${check}, expected UP/L7OK`);
+    if (!member.answering && !status.startsWith('DOWN')) problems.push(`${member.address} is ${status}/${check}, expected DOWN`);
+  }
+  return problems;
 }
 
 /** What a running lab knows beyond its manifest; shared by lab.ts and faults.ts. */
