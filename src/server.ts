@@ -87,9 +87,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const refusals = new Refusals();
   const store = new ObservationStore(config.db, { log, writerThread: options.writerThread ?? Boolean(options.background) });
   const runner = new ProbeRunner(store, log);
-  const probes = defineHostProbes(config, gateway);
-  const cloud = cloudProbesFor(config);
   let watchers: HostWatchers | null = null;
+  const probes = defineHostProbes(config, gateway, { ovsReplica: (target) => watchers?.ovsReplica(target) ?? null });
+  const cloud = cloudProbesFor(config);
   const namespaceFilesWatched = () => watchers?.namespaceFilesWatched() ?? false;
   const newSession = () => {
     const session = new TopologySession(runner, probes, config, cloud);

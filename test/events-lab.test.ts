@@ -33,7 +33,7 @@ after(async () => {
 
 
 test('the trace reads every namespace over netlink and OVS over JSON-RPC, spawning nothing', async () => {
-  const query = '{ pools(maxAge: 0) { id vipInterface { name addresses { address } } vipPort { ovsPort { tag readBy { reader } } } namespace { networkReadBy { reader fallbackReason } } } }';
+  const query = '{ pools(maxAge: 0) { id vipInterface { name addresses { address } } vipPort { ovsPort { tag readBy { reader replicaSince } } } namespace { networkReadBy { reader fallbackReason } } } }';
   let res: any;
   const ran = await commandsDuring(app, async () => { res = await gql(app, query); });
   assert.deepEqual(ran, [], 'no ip, no ovs-vsctl');
@@ -44,7 +44,8 @@ test('the trace reads every namespace over netlink and OVS over JSON-RPC, spawni
     assert.equal(pool.vipInterface.name, expected.tapName);
     assert.ok(pool.vipInterface.addresses.some((a: { address: string }) => a.address === expected.vip));
     assert.equal(pool.vipPort.ovsPort.tag, expected.vlanTag);
-    assert.equal(pool.vipPort.ovsPort.readBy.reader, 'jsonrpc');
+    // maxAge 0 reads the server itself, not the monitor's replica.
+    assert.deepEqual(pool.vipPort.ovsPort.readBy, { reader: 'jsonrpc', replicaSince: null });
   }
 });
 
@@ -60,6 +61,10 @@ test('an address, a link state and an OVS tag changed on the host show in a warm
   const tag = await seenWithin(app, q, (d) => d.pool.vipPort?.ovsPort?.tag === 3001, 2000);
   execFileSync('ovs-vsctl', [`--db=${lab.ovsdb}`, 'set', 'Port', target.ovsPortName, `tag=${target.vlanTag}`]);
   await seenWithin(app, q, (d) => d.pool.vipPort?.ovsPort?.tag === target.vlanTag, 2000);
+  // The warm answer that showed the tag came from the monitor's replica, with no ovs-vsctl and no read.
+  const warm = await gql(app, `{ pool(id: "${target.poolId}") { vipPort { ovsPort { tag readBy { reader replicaSince } } } } }`);
+  assert.equal(warm.data.pool.vipPort.ovsPort.readBy.reader, 'jsonrpc');
+  assert.ok(Date.parse(warm.data.pool.vipPort.ovsPort.readBy.replicaSince) <= Date.now(), JSON.stringify(warm.data.pool.vipPort.ovsPort.readBy));
   console.log(`# change seen after: address ${address.toFixed(1)} ms, OVS tag ${tag.toFixed(1)} ms`);
   assert.ok(address < 100, `address seen after ${address.toFixed(0)} ms`);
   assert.ok(tag < 100, `OVS tag seen after ${tag.toFixed(0)} ms`);

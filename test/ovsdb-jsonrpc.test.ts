@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import {
-  JsonMessageSplitter, OvsdbConnection, OvsdbRpcError, decodeSnapshotResult, isOvsdbValue, isUnreachable, ovsdbValueSchema, monitorOvs, parseOvsdbTarget,
+  JsonMessageSplitter, OvsdbConnection, OvsdbRpcError, OvsTableReplica, decodeSnapshotResult, isOvsdbValue, isUnreachable, ovsdbValueSchema, monitorOvs, parseOvsdbTarget,
   readOvsSnapshotJsonRpc, readOvsSnapshotOn, readOvsSnapshotPreferRpc, snapshotTransactParams,
 } from '../src/host/ovsdb-jsonrpc.ts';
 import type { OvsMonitorHandlers } from '../src/host/ovsdb-jsonrpc.ts';
@@ -112,6 +112,61 @@ const sampleResult = () => [
   ] },
   { rows: [4, 5, 6].map((n) => ({ _uuid: ['uuid', uuid(n)], name: `if${n}`, type: n === 4 ? 'internal' : '', ofport: n === 6 ? -1 : ['set', []], error: n === 6 ? 'could not open network device if6 (No such device)' : ['set', []], external_ids: ['map', [['iface-id', `id-${n}`]]], mac_in_use: ['set', []], link_state: ['set', []], admin_state: ['set', []] })) },
 ];
+
+/** sampleResult as a monitor's <table-updates>: every row as "new", keyed by its uuid. */
+const sampleUpdates = () => Object.fromEntries(['Bridge', 'Port', 'Interface'].map((table, i) => [table, Object.fromEntries(
+  (sampleResult()[i]!.rows as Array<Record<string, unknown>>).map(({ _uuid, ...row }) => [(_uuid as [string, string])[1], { new: row }]),
+)]));
+
+test('replica: the initial rows give the transact snapshot; insert, modify (whole or partial "new") and delete follow', () => {
+  const replica = new OvsTableReplica();
+  assert.deepEqual(replica.apply(sampleUpdates()), ['Bridge', 'Interface', 'Port']);
+  assert.deepEqual(replica.snapshot(), decodeSnapshotResult(sampleResult()), 'the same snapshot as one transact of the same rows');
+  // A modify whose "new" holds only the changed column is merged over the row held.
+  assert.deepEqual(replica.apply({ Port: { [uuid(2)]: { old: { tag: 7 }, new: { tag: 4095 } } } }), ['Port']);
+  assert.equal(replica.snapshot().ports.find((p) => p.name === 'tapa')!.tag, 4095);
+  // One transaction: a new port with its interface, added to the bridge.
+  const tapb = { name: 'tapb', interfaces: ['uuid', uuid(8)], tag: 9, trunks: ['set', []], vlan_mode: ['set', []], other_config: ['map', []], external_ids: ['map', []] };
+  const ifb = { name: 'tapb', type: 'internal', ofport: 3, error: ['set', []], external_ids: ['map', []], mac_in_use: 'fa:16:3e:00:00:08', link_state: 'up', admin_state: 'up' };
+  const bridge = sampleUpdates().Bridge![uuid(1)]!.new as Record<string, unknown>;
+  assert.deepEqual(replica.apply({
+    Bridge: { [uuid(1)]: { old: { ports: bridge.ports }, new: { ...bridge, ports: ['set', [['uuid', uuid(2)], ['uuid', uuid(3)], ['uuid', uuid(7)]]] } } },
+    Port: { [uuid(7)]: { new: tapb } },
+    Interface: { [uuid(8)]: { new: ifb } },
+  }), ['Bridge', 'Interface', 'Port']);
+  const added = replica.snapshot();
+  assert.deepEqual(added.bridges[0]!.ports, ['bond0', 'tapa', 'tapb']);
+  assert.deepEqual(added.ports.find((p) => p.name === 'tapb')!.interfaces.map((i) => [i.name, i.ofport, i.linkState]), [['tapb', 3, 'up']]);
+  // And its deletion: the rows go, the bridge no longer lists it.
+  replica.apply({
+    Bridge: { [uuid(1)]: { old: { ports: ['set', []] }, new: bridge } },
+    Port: { [uuid(7)]: { old: tapb } },
+    Interface: { [uuid(8)]: { old: ifb } },
+  });
+  assert.deepEqual(replica.snapshot().ports.map((p) => p.name), ['bond0', 'tapa']);
+  assert.deepEqual(replica.size, { Bridge: 1, Port: 2, Interface: 3 });
+  assert.deepEqual(replica.apply({ Open_vSwitch: { [uuid(9)]: { new: { x: 1 } } } }), [], 'a table not asked for touches nothing');
+});
+
+test('replica: a malformed update throws and changes nothing, even when its first rows were fine', () => {
+  const replica = new OvsTableReplica();
+  replica.apply(sampleUpdates());
+  const before = structuredClone(replica.snapshot());
+  const goodFirst = { [uuid(2)]: { new: { tag: 11 } } };
+  const cases: Array<[unknown, RegExp]> = [
+    [null, /table-updates is not an object/],
+    [[], /table-updates is not an object/],
+    [{ Port: [] }, /the Port updates are not an object/],
+    [{ Port: { ...goodFirst, 'not-a-uuid': { new: {} } } }, /names "not-a-uuid", not a uuid/],
+    [{ Port: { ...goodFirst, [uuid(3)]: 'x' } }, /row update of .* is not an object/],
+    [{ Port: { ...goodFirst, [uuid(3)]: { new: { tag: { bad: 1 } } } } }, /Port.tag of .* is not an OVSDB value/],
+    [{ Port: goodFirst, Interface: { [uuid(9)]: { new: { name: 'half' } } } }, /the Interface row .* has no type column/],
+  ];
+  for (const [update, message] of cases) {
+    assert.throws(() => replica.apply(update), message, JSON.stringify(update));
+    assert.deepEqual(replica.snapshot(), before, `unchanged after ${JSON.stringify(update)}`);
+  }
+});
 
 test('decoding: a transact result becomes the snapshot; a failed operation or a bad shape is a typed error', () => {
   const snap = decodeSnapshotResult(sampleResult());
@@ -410,11 +465,21 @@ test('connect failures: a missing socket, a refused port: phase connect', async 
   await assert.rejects(readOvsSnapshotJsonRpc(`tcp:127.0.0.1:${port}`), (err: unknown) => isRpcError('failed', 'connect')(err) && /ECONNREFUSED/.test((err as Error).message));
 });
 
-test('monitor: set port tag, add-port and del-port each fire onChange with the tables touched', { timeout: 30_000 }, async (t) => {
+test('monitor: set port tag, add-port and del-port each fire onChange with the tables touched, the replica equal to a transact read after each', { timeout: 30_000 }, async (t) => {
   const { events, handlers } = recorder();
   const monitor = monitorOvs(privateTarget, handlers);
+  // The replica, read at once in onChange: what a look made on that event would be served.
+  const replicaAtChange: unknown[] = [];
+  const onChange = handlers.onChange;
+  handlers.onChange = (tables) => {
+    replicaAtChange.push(structuredClone(monitor.replica()?.snapshot ?? null));
+    onChange(tables);
+  };
   try {
     assert.equal(await monitor.ready, true);
+    const since = monitor.replica()!.since;
+    assert.ok(Math.abs(Date.now() - since) < 5000, 'in step since the monitor reply');
+    assert.deepEqual(monitor.replica()!.snapshot, await readOvsSnapshotJsonRpc(privateTarget), 'the initial rows are the whole snapshot');
     const changes = () => events.filter((e) => e.kind === 'change');
     const step = async (args: string[], expectTables: string[]) => {
       const before = changes().length;
@@ -423,6 +488,7 @@ test('monitor: set port tag, add-port and del-port each fire onChange with the t
       const exited = performance.now();
       const event = await waitUntil(`an update after ${args.join(' ')}`, 2000, () => changes()[before]);
       assert.deepEqual(event.tables, expectTables, args.join(' '));
+      assert.deepEqual(replicaAtChange[before], await readOvsSnapshotJsonRpc(privateTarget), `the replica when onChange ran, after ${args.join(' ')}`);
       t.diagnostic(`${args.slice(0, 2).join(' ')}: update ${(event.at - t0).toFixed(1)} ms after ovs-vsctl started (${(event.at - exited).toFixed(1)} ms after it exited)`);
       assert.ok(event.at - t0 < 1000, 'within a second');
     };
@@ -435,9 +501,11 @@ test('monitor: set port tag, add-port and del-port each fire onChange with the t
     await sleep(150);
     assert.equal(changes().length, before, 'a table the snapshot does not read raises nothing');
     assert.equal(events.filter((e) => e.kind !== 'change').length, 0, 'no errors, no reconnects');
+    assert.equal(monitor.replica()!.since, since, 'one monitor all along');
   } finally {
     monitor.close();
   }
+  assert.equal(monitor.replica(), null, 'no replica once closed');
 });
 
 test('monitor: ovsdb-server restarted, the monitor reports the drop, reconnects with backoff, says so, and sees changes again', { timeout: 30_000 }, async () => {
@@ -445,8 +513,10 @@ test('monitor: ovsdb-server restarted, the monitor reports the drop, reconnects 
   const monitor = monitorOvs(privateTarget, handlers, { initialBackoffMs: 20, maxBackoffMs: 200 });
   try {
     assert.equal(await monitor.ready, true);
+    assert.ok(monitor.replica());
     await stopPrivateServer();
     await waitUntil('the drop', 2000, () => events.find((e) => e.kind === 'error'));
+    assert.equal(monitor.replica(), null, 'a dropped monitor offers no replica: nothing says it is still in step');
     await sleep(700); // down long enough for several retries to reach the cap
     const errors = events.filter((e) => e.kind === 'error');
     assert.match(errors[0]!.error!.message, /the server closed the connection/);
@@ -466,6 +536,7 @@ test('monitor: ovsdb-server restarted, the monitor reports the drop, reconnects 
     await vsctl('set', 'Port', 'tapabcdef01-23', 'tag=9');
     const change = await waitUntil('a change after the reconnect', 2000, () => events.slice(before).find((e) => e.kind === 'change'));
     assert.deepEqual(change.tables, ['Port']);
+    assert.deepEqual(monitor.replica()!.snapshot, await readOvsSnapshotJsonRpc(privateTarget), 'a fresh replica after the reconnect, and the change in it');
   } finally {
     monitor.close();
     // The tests after this one need the server, whatever happened here.
@@ -492,6 +563,34 @@ test('monitor: close() ends the socket and every timer, also while retrying or c
   await silent.close();
   await sleep(20);
   assert.equal(resources(), baseline, 'nothing left behind');
+});
+
+test('monitor: an update the replica cannot apply drops the connection, says why, and a fresh monitor starts over', { timeout: 30_000 }, async () => {
+  const { events, handlers } = recorder();
+  let connections = 0;
+  // The first connection answers the monitor with the sample rows, then sends an update naming a
+  // row by something that is not a uuid; the second answers with the rows only.
+  const server = await fakeServer((s) => {
+    const n = ++connections;
+    s.once('data', () => {
+      s.write(JSON.stringify({ id: 1, result: sampleUpdates(), error: null }));
+      if (n === 1) setTimeout(() => s.write(JSON.stringify({ method: 'update', params: ['lbtopo', { Port: { 'x; rm': { new: {} } } }], id: null })), 30);
+    });
+  });
+  const monitor = monitorOvs(server.target, handlers, { initialBackoffMs: 50, idleProbeMs: 0 });
+  try {
+    assert.equal(await monitor.ready, true);
+    const drop = await waitUntil('the drop', 3000, () => events.find((e) => e.kind === 'error'));
+    assert.ok(isRpcError('parse', 'reply')(drop.error), String(drop.error));
+    assert.match(drop.error!.message, /monitor: an update the replica cannot apply: a Port row update names "x; rm", not a uuid/);
+    assert.equal(events.filter((e) => e.kind === 'change').length, 0, 'nothing applied, no change reported');
+    await waitUntil('the reconnect', 3000, () => events.find((e) => e.kind === 'reconnect'));
+    assert.equal(connections, 2);
+    assert.deepEqual(monitor.replica()!.snapshot, decodeSnapshotResult(sampleResult()), 'the fresh replica holds the rows of the new monitor');
+  } finally {
+    monitor.close();
+    await server.close();
+  }
 });
 
 test('monitor: a peer that stops answering is dropped by the idle echo and retried', { timeout: 30_000 }, async () => {
@@ -635,7 +734,7 @@ describe('against a real faulted lab', () => {
     assert.deepEqual(preferred.snapshot, oracle);
   });
 
-  test('the monitor sees a tag change, add-port and del-port on the lab within a second (figures in the diagnostics)', async (t) => {
+  test('the monitor sees a tag change, add-port and del-port on the lab within a second, its replica then equal to the oracle (figures in the diagnostics)', async (t) => {
     const { events, handlers } = recorder();
     const monitor = monitorOvs(lab.ovsdb, handlers);
     const latencies: number[] = [];
@@ -657,6 +756,9 @@ describe('against a real faulted lab', () => {
         await changeAfter(['del-port', 'br-int', `tapmon${i}000-00`], 'Port');
       }
       await labVsctl('set', 'Port', pool.ovsPortName, `tag=${pool.vlanTag}`);
+      await waitUntil('the tag restored in the replica', 2000, () =>
+        monitor.replica()!.snapshot.ports.find((p) => p.name === pool.ovsPortName)?.tag === pool.vlanTag || undefined);
+      assert.deepEqual(monitor.replica()!.snapshot, await readOvsSnapshot(new CommandGateway(), lab.ovsdb), 'after 16 changes the replica equals the ovs-vsctl oracle, faults included');
       const sorted = [...latencies].sort((a, b) => a - b);
       t.diagnostic(`change -> onChange, from the ovs-vsctl spawn (${sorted.length} changes): min ${sorted[0]!.toFixed(1)} ms, ` +
         `median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms`);

@@ -11,7 +11,11 @@ export interface ProbeDefinition<T> {
   name: string;
   /** Freshness: an observation younger than this is served without running anything. */
   ttlMs: number;
-  run(scope: string): Promise<T>;
+  /**
+   * look.fresh: the caller asked for a look made now (maxAge 0), so a probe that keeps a live
+   * replica of its source (the OVSDB monitor's) reads the source itself: the way to check the replica.
+   */
+  run(scope: string, look?: { fresh: boolean }): Promise<T>;
   /**
    * A small summary per subject (e.g. which haproxy runs each config), kept as its own
    * append-on-change history under `name`. Full payloads change on every look (counters, RSS),
@@ -169,7 +173,7 @@ export class ProbeRunner {
     const shared = run !== undefined;
     if (!run && !options.budget?.stopWaiting.aborted) {
       const controller = new AbortController();
-      const started = this.start(def, scope, key, controller.signal);
+      const started = this.start(def, scope, key, controller.signal, options.maxAgeMs === 0);
       const interest = { controller, waiting: 0, keep: false };
       run = started;
       this.inflight.set(key, started);
@@ -248,12 +252,12 @@ export class ProbeRunner {
     });
   }
 
-  private async start<T>(def: ProbeDefinition<T>, scope: string, key: string, cancel: AbortSignal): Promise<Run> {
+  private async start<T>(def: ProbeDefinition<T>, scope: string, key: string, cancel: AbortSignal, fresh: boolean): Promise<Run> {
     this.runCount++;
     const t0 = performance.now();
     const startedAt = ++this.sequence;
     try {
-      const value = await withCancellation(cancel, () => def.run(scope));
+      const value = await withCancellation(cancel, () => def.run(scope, { fresh }));
       const observedAt = Date.now();
       // Newest look wins: a look that an event overtook, finishing after a newer look was
       // recorded, must not overwrite what the newer one saw.

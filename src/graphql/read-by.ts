@@ -12,6 +12,10 @@ ReadByRef.implement({
   fields: (t) => ({
     reader: t.exposeString('reader', { description: 'netlink or ip (a namespace); jsonrpc or ovs-vsctl (OVS).' }),
     fallbackReason: t.exposeString('fallbackReason', { nullable: true, description: 'Why the in-process reader (netlink, OVSDB JSON-RPC) was not used; null when it was.' }),
+    replicaSince: t.exposeString('replicaSince', {
+      nullable: true,
+      description: "OVS only: the tables came from the replica the OVSDB monitor keeps from the server's row updates, in step since this time (ISO 8601); null when they were read by one transact or ovs-vsctl.",
+    }),
   }),
 });
 

@@ -554,6 +554,82 @@ export async function readOvsSnapshotPreferRpc(
   }
 }
 
+// --- replica ---------------------------------------------------------------------------------
+
+type SnapshotTable = typeof SNAPSHOT_TABLES[number];
+const isSnapshotTable = (table: string): table is SnapshotTable => (SNAPSHOT_TABLES as readonly string[]).includes(table);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Bridge, Port and Interface as a monitor with initial rows reports them (RFC 7047 §4.1.5-4.1.6):
+ * the monitor's reply holds every row, each `update` the rows one transaction changed. A change
+ * then costs the rows it touched, not a re-read of every port over a new connection (at 1000
+ * ports that re-read was most of the time from an OVS change to a warm answer showing it).
+ */
+export class OvsTableReplica {
+  private readonly tables = new Map<SnapshotTable, Map<string, OvsdbRow>>(SNAPSHOT_TABLES.map((t) => [t, new Map()]));
+  private built: OvsSnapshot | null = null;
+
+  /** Rows held, per table. */
+  get size(): Record<SnapshotTable, number> {
+    return Object.fromEntries(SNAPSHOT_TABLES.map((t) => [t, this.tables.get(t)!.size])) as Record<SnapshotTable, number>;
+  }
+
+  /**
+   * Applies <table-updates> (a monitor reply or an `update`'s second parameter) and returns the
+   * tables it touched, sorted. Checked whole before anything is applied: a malformed update throws
+   * a plain Error and changes nothing. A "modify" is merged over the row held, so it is right
+   * whether the server sends every monitored column in "new" (RFC 7047) or only the changed ones.
+   */
+  apply(updates: unknown): string[] {
+    if (!isPlainObject(updates)) throw new Error(`table-updates is not an object: ${short(updates)}`);
+    const staged: Array<{ table: SnapshotTable; uuid: string; row: OvsdbRow | null }> = [];
+    for (const [table, rowUpdates] of Object.entries(updates)) {
+      if (!isSnapshotTable(table)) continue; // Tables we did not ask for: nothing of ours.
+      if (!isPlainObject(rowUpdates)) throw new Error(`the ${table} updates are not an object`);
+      const held = this.tables.get(table)!;
+      for (const [uuid, update] of Object.entries(rowUpdates)) {
+        if (!UUID.test(uuid)) throw new Error(`a ${table} row update names ${JSON.stringify(uuid.slice(0, 60))}, not a uuid`);
+        if (!isPlainObject(update)) throw new Error(`the ${table} row update of ${uuid} is not an object`);
+        const next = update.new;
+        if (next === undefined || next === null) {
+          staged.push({ table, uuid, row: null });
+          continue;
+        }
+        if (!isPlainObject(next)) throw new Error(`the new ${table} row ${uuid} is not an object`);
+        for (const [column, value] of Object.entries(next)) {
+          if (!isOvsdbValue(value)) throw new Error(`${table}.${column} of ${uuid} is not an OVSDB value: ${short(value)}`);
+        }
+        const row: OvsdbRow = { ...held.get(uuid), ...(next as OvsdbRow), _uuid: ['uuid', uuid] };
+        const missing = OVS_SNAPSHOT_COLUMNS[table].find((c) => !Object.hasOwn(row, c));
+        if (missing) throw new Error(`the ${table} row ${uuid} has no ${missing} column`);
+        staged.push({ table, uuid, row });
+      }
+    }
+    const touched = new Set<string>();
+    for (const { table, uuid, row } of staged) {
+      const held = this.tables.get(table)!;
+      if (row) held.set(uuid, row);
+      else held.delete(uuid);
+      touched.add(table);
+    }
+    if (touched.size > 0) this.built = null;
+    return [...touched].sort();
+  }
+
+  /** The rows held, joined as a transact read would give them (built once per change). Throws a plain Error if they do not join. */
+  snapshot(): OvsSnapshot {
+    this.built ??= buildOvsSnapshot(
+      [...this.tables.get('Bridge')!.values()], [...this.tables.get('Port')!.values()], [...this.tables.get('Interface')!.values()],
+    );
+    return this.built;
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 // --- monitor ---------------------------------------------------------------------------------
 
 export interface OvsMonitorHandlers {
@@ -584,21 +660,29 @@ export interface OvsMonitor {
   close(): void;
   /** Resolves true once the first monitor is in place, false if closed before that. */
   readonly ready: Promise<boolean>;
+  /**
+   * The tables as the monitor holds them now, and since when (epoch ms of the monitor reply it
+   * started from); null while no monitor is in place (connecting, dropped, closed), or if the
+   * rows held do not join (then the caller reads the snapshot itself).
+   */
+  replica(): { snapshot: OvsSnapshot; since: number } | null;
 }
 
-/** The `monitor` params: the snapshot's columns, changes only (the caller reads the snapshot itself). */
+/** The `monitor` params: the snapshot's columns, every row at first (the replica), then each change. */
 export function monitorParams(monitorId: string): unknown[] {
   const requests = Object.fromEntries(SNAPSHOT_TABLES.map((table) => [table, {
     // _uuid is implicit in every update.
     columns: OVS_SNAPSHOT_COLUMNS[table].filter((c) => c !== '_uuid'),
-    select: { initial: false, insert: true, delete: true, modify: true },
+    select: { initial: true, insert: true, delete: true, modify: true },
   }]));
   return [DATABASE, monitorId, requests];
 }
 
 /**
- * Watches Bridge, Port and Interface with `monitor`. Each `update` calls onChange with the tables
- * it touched. A dropped connection is retried with capped exponential backoff, and onReconnect
+ * Watches Bridge, Port and Interface with `monitor`, keeping a replica of their rows (OvsTableReplica):
+ * the reply fills it, each `update` is applied to it, then onChange is called with the tables it
+ * touched. An update that cannot be applied drops the connection, and the next monitor starts a
+ * fresh replica. A dropped connection is retried with capped exponential backoff, and onReconnect
  * says when the monitor is back. close() stops everything.
  */
 export function monitorOvs(target: string, handlers: OvsMonitorHandlers, options: OvsMonitorOptions = {}): OvsMonitor {
@@ -619,6 +703,8 @@ export function monitorOvs(target: string, handlers: OvsMonitorHandlers, options
   let probeTimer: NodeJS.Timeout | null = null;
   let backoff = initialBackoff;
   let missedSomething = false;
+  // The replica of the monitor in place now; null between connections.
+  let live: { replica: OvsTableReplica; since: number } | null = null;
   let resolveReady: (established: boolean) => void = () => {};
   const ready = new Promise<boolean>((resolve) => { resolveReady = resolve; });
 
@@ -658,26 +744,44 @@ export function monitorOvs(target: string, handlers: OvsMonitorHandlers, options
       return;
     }
     connection = c;
+    const replica = new OvsTableReplica();
+    const unusable = (detail: string) => new OvsdbRpcError('parse', 'reply', sourceOf(target, 'monitor'), detail);
     c.onNotification((method, params) => {
       if (method !== 'update' || !Array.isArray(params) || params[0] !== monitorId) return;
-      const updates = params[1];
-      if (typeof updates !== 'object' || updates === null) return;
-      const tables = Object.keys(updates).filter((t) => (SNAPSHOT_TABLES as readonly string[]).includes(t)).sort();
+      let tables: string[];
+      try {
+        tables = replica.apply(params[1]);
+      } catch (err) {
+        // The replica can no longer follow the server: start again from a fresh monitor.
+        c.close(unusable(`an update the replica cannot apply: ${(err as Error).message}`));
+        return;
+      }
       if (tables.length > 0) safely(() => handlers.onChange(tables));
     });
     c.onClose((err) => {
       stopProbe();
-      if (connection === c) connection = null;
+      if (connection === c) {
+        connection = null;
+        live = null;
+      }
       if (!closed) scheduleRetry(err);
     });
+    let initial: unknown;
     try {
-      await c.call('monitor', monitorParams(monitorId), { timeoutMs: callTimeoutMs });
+      initial = await c.call('monitor', monitorParams(monitorId), { timeoutMs: callTimeoutMs });
     } catch (err) {
       // A monitor the server refused is retried like a drop, after the backoff.
       c.close(err as OvsdbRpcError);
       return;
     }
     if (closed || c.closed) return;
+    try {
+      replica.apply(initial);
+    } catch (err) {
+      c.close(unusable(`the monitor's initial rows: ${(err as Error).message}`));
+      return;
+    }
+    live = { replica, since: Date.now() };
     backoff = initialBackoff;
     if (idleProbeMs > 0) {
       let probing = false;
@@ -700,6 +804,14 @@ export function monitorOvs(target: string, handlers: OvsMonitorHandlers, options
   void attempt();
   return {
     ready,
+    replica() {
+      if (!live) return null;
+      try {
+        return { snapshot: live.replica.snapshot(), since: live.since };
+      } catch {
+        return null;
+      }
+    },
     close() {
       if (closed) return;
       closed = true;
@@ -709,6 +821,7 @@ export function monitorOvs(target: string, handlers: OvsMonitorHandlers, options
       abort.abort();
       connection?.close();
       connection = null;
+      live = null;
       resolveReady(false);
     },
   };

@@ -4,7 +4,7 @@
 //   netns  named namespaces (readdir + stat)
 //   proc   one /proc scan (files only)
 //   ip     one namespace's links, addresses and routes over rtnetlink, or one `ip -batch` (scope = namespace name)
-//   ovs    one OVSDB JSON-RPC transact, or one ovs-vsctl transaction (scope = OVSDB target)
+//   ovs    the OVSDB monitor's replica, else one JSON-RPC transact or one ovs-vsctl transaction (scope = OVSDB target)
 //   stats  one haproxy stats socket conversation (scope = socket path)
 //   amphora  an amphora's keepalived, agent, certificate and LVS files (files only)
 //   rule   `ip rule` of one namespace, both families (scope = namespace name; amphora namespaces only)
@@ -20,6 +20,7 @@ import { scanProcesses } from '../host/procfs.ts';
 import type { ProcessInfo } from '../host/procfs.ts';
 import { readNamespaceNetworkBest, readOvsSnapshotBest } from './readers.ts';
 import type { NetworkObservation, OvsObservation } from './readers.ts';
+import type { OvsReplica } from './watchers.ts';
 import { queryCompactStats } from '../host/haproxy-stats.ts';
 import type { StatsObservation } from '../host/haproxy-stats.ts';
 import { socketWorker } from '../host/host-workers.ts';
@@ -69,7 +70,12 @@ export interface HostProbes {
   namespaceInode?: (name: string) => number | null | undefined;
 }
 
-export function defineHostProbes(config: Config, gateway: CommandGateway): HostProbes {
+/** What a long-lived server keeps of the host between looks, for the probes to read instead of looking (src/topology/watchers.ts). */
+export interface LiveSources {
+  ovsReplica?(target: string): OvsReplica | null;
+}
+
+export function defineHostProbes(config: Config, gateway: CommandGateway, live: LiveSources = {}): HostProbes {
   const ttl = (name: ProbeName) => config.probeTtlMs[name];
   return {
     lbaas: {
@@ -89,7 +95,16 @@ export function defineHostProbes(config: Config, gateway: CommandGateway): HostP
       ttlMs: ttl('ip'),
       run: (namespace) => readNamespaceNetworkBest(gateway, namespace, { netnsDir: config.netnsDir, netlink: config.netlink, timeoutMs: config.commandTimeoutMs }),
     },
-    ovs: { name: 'ovs', ttlMs: ttl('ovs'), run: (ovsdb) => readOvsSnapshotBest(gateway, ovsdb, { timeoutMs: config.commandTimeoutMs, jsonRpc: config.ovsdbJsonRpc, ssl: config.ovsdbSsl }) },
+    ovs: {
+      name: 'ovs',
+      ttlMs: ttl('ovs'),
+      // The monitor's replica unless the caller asked for a look made now (maxAge 0): that reads
+      // the server, so an operator who doubts the replica can always see past it.
+      run: (ovsdb, look) => readOvsSnapshotBest(gateway, ovsdb, {
+        timeoutMs: config.commandTimeoutMs, jsonRpc: config.ovsdbJsonRpc, ssl: config.ovsdbSsl,
+        replica: look?.fresh ? null : live.ovsReplica?.(ovsdb) ?? null,
+      }),
+    },
     stats: {
       name: 'stats',
       ttlMs: ttl('stats'),

@@ -12,12 +12,15 @@ import { jsonWithFields, withKnownJson } from '../host/known-json.ts';
 import { readOvsSnapshotPreferRpc } from '../host/ovsdb-jsonrpc.ts';
 import { readOvsSnapshot } from '../host/ovs.ts';
 import type { OvsdbSslFiles, OvsSnapshot } from '../host/ovs.ts';
+import type { OvsReplica } from './watchers.ts';
 
 export interface ReadBy {
   /** netlink | ip, jsonrpc | ovs-vsctl. */
   reader: string;
   /** Why the in-process reader was not used, when the command answered. */
   fallbackReason?: string;
+  /** OVS only: the tables came from the OVSDB monitor's replica, in step with the server since this time (ISO). */
+  replicaSince?: string;
 }
 
 // readBy is absent in observations cached by older builds.
@@ -61,8 +64,18 @@ export async function readNamespaceNetworkBest(gateway: CommandGateway, namespac
   return { ...network, readBy: { reader: 'ip', fallbackReason } };
 }
 
-/** The OVS snapshot over JSON-RPC, or ovs-vsctl when the socket cannot be spoken to. */
-export async function readOvsSnapshotBest(gateway: CommandGateway, target: string, options: { timeoutMs: number; jsonRpc: boolean; ssl: OvsdbSslFiles | null }): Promise<OvsObservation> {
+/**
+ * The OVS snapshot: the OVSDB monitor's replica when one is in step with the server (no read at
+ * all), else one JSON-RPC transact, or ovs-vsctl when the socket cannot be spoken to.
+ */
+export async function readOvsSnapshotBest(
+  gateway: CommandGateway,
+  target: string,
+  options: { timeoutMs: number; jsonRpc: boolean; ssl: OvsdbSslFiles | null; replica?: OvsReplica | null },
+): Promise<OvsObservation> {
+  if (options.jsonRpc && options.replica) {
+    return { ...options.replica.snapshot, readBy: { reader: 'jsonrpc', replicaSince: new Date(options.replica.since).toISOString() } };
+  }
   if (!options.jsonRpc) {
     return { ...(await readOvsSnapshot(gateway, target, { ssl: options.ssl })), readBy: { reader: 'ovs-vsctl', fallbackReason: 'OVSDB JSON-RPC turned off (LBTOPO_OVSDB_JSONRPC=off)' } };
   }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { ProbeRunner } from '../cache/runner.ts';
 import type { Config } from '../config.ts';
 import { listNamespaces } from '../host/netns.ts';
+import type { OvsSnapshot } from '../host/ovs.ts';
 
 export interface Closable {
   close(): void;
@@ -26,11 +27,17 @@ export type NamespaceWatchFactory = (
   handlers: { onChange(kind: string): void; onOverflow(): void; onError(err: Error): void },
 ) => Closable;
 
-/** How OVSDB changes are heard (src/host/ovsdb-jsonrpc.ts). */
+/** The OVS tables as a monitor keeps them from its row updates, and since when (epoch ms). */
+export interface OvsReplica {
+  snapshot: OvsSnapshot;
+  since: number;
+}
+
+/** How OVSDB changes are heard (src/host/ovsdb-jsonrpc.ts), and the replica of the tables the monitor keeps, if it does. */
 export type OvsMonitorFactory = (
   target: string,
   handlers: { onChange(tables: string[]): void; onReconnect(): void; onError(err: Error): void },
-) => Closable;
+) => Closable & { replica?(): OvsReplica | null };
 
 export interface WatchSources {
   watchNamespace?: NamespaceWatchFactory;
@@ -52,6 +59,12 @@ export interface HostWatchers {
    * outdates its network at once, so a request need not stat each namespace file first.
    */
   namespaceFilesWatched(): boolean;
+  /**
+   * The tables of `target` as the OVSDB monitor holds them now, kept by its row updates; null
+   * when no monitor of that target is in place. Every change it applies has already outdated
+   * the cached `ovs` observation, so a look that reads this sees the change.
+   */
+  ovsReplica(target: string): OvsReplica | null;
   close(): void;
 }
 
@@ -60,7 +73,7 @@ export function startHostWatchers(config: Config, runner: ProbeRunner, sources: 
   const fsWatchers: FSWatcher[] = [];
   const namespaceWatches = new Map<string, Closable>();
   const subscribed = new Set<string>();
-  let ovsMonitor: Closable | null = null;
+  let ovsMonitor: ReturnType<OvsMonitorFactory> | null = null;
   let closed = false;
 
   const watchDir = (source: string, dir: string, recursive: boolean, onEvent: (file: string | null) => void) => {
@@ -167,6 +180,12 @@ export function startHostWatchers(config: Config, runner: ProbeRunner, sources: 
           },
         });
         statuses.set('ovsdb-monitor', { source: 'ovsdb-monitor', active: true });
+        // A change between the first look and the monitor raised no event: once it is in place,
+        // the next look reads again (from its replica, so it costs nothing).
+        const first = ovsMonitor;
+        void Promise.resolve(first.ready ?? true).then((ok) => {
+          if (ok && ovsMonitor === first && !closed) runner.invalidate('ovs', config.ovsdb);
+        }, () => {});
       } catch (err) {
         statuses.set('ovsdb-monitor', { source: 'ovsdb-monitor', active: false, reason: (err as Error).message });
       }
@@ -179,6 +198,7 @@ export function startHostWatchers(config: Config, runner: ProbeRunner, sources: 
     status: () => [...statuses.values()],
     watchedNamespaces: () => [...subscribed].sort(),
     namespaceFilesWatched: () => !closed && statuses.get('netns-dir')?.active === true,
+    ovsReplica: (target) => (closed || target !== config.ovsdb ? null : ovsMonitor?.replica?.() ?? null),
     close() {
       closed = true;
       clearTimeout(reconcileTimer);
