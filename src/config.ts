@@ -87,6 +87,8 @@ export interface QueryLimits {
   maxTokens: number;
   /** A request's whole time; stale data is served for probes still running shortly before it. */
   requestDeadlineMs: number;
+  /** The largest POST body read (413 beyond it), before anything parses it (src/http/replay.ts). */
+  maxBodyBytes: number;
 }
 
 export interface EdgePolicy {
@@ -137,6 +139,7 @@ export const SETTINGS = [
   { env: 'LBTOPO_QUERY_MAX_FIELDS', flag: 'query-max-fields', default: '500', help: 'fields a query may select, fragments expanded' },
   { env: 'LBTOPO_QUERY_MAX_COST', flag: 'query-max-cost', default: '50000', help: 'static cost a query may have (each field 1, times 100 under a root list, 10 under a nested list)' },
   { env: 'LBTOPO_QUERY_MAX_TOKENS', flag: 'query-max-tokens', default: '5000', help: 'GraphQL tokens a document may have (parsing stops beyond)' },
+  { env: 'LBTOPO_MAX_BODY_BYTES', flag: 'max-body-bytes', default: '1048576', help: 'serve: bytes a POST body may have; beyond it the answer is 413 and the connection closes, before anything parses it' },
   { env: 'LBTOPO_CORS_ORIGINS', flag: 'cors-origins', default: '', help: 'comma-separated origins allowed besides the same origin (* = any)' },
   { env: 'LBTOPO_ALLOWED_HOSTS', flag: 'allowed-hosts', default: '', help: 'comma-separated Host header names allowed besides the listen address, localhost, 127.0.0.1, [::1] (* = any)' },
 ] as const;
@@ -303,6 +306,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
     LBTOPO_QUERY_MAX_FIELDS: count('LBTOPO_QUERY_MAX_FIELDS', 1, 1_000_000),
     LBTOPO_QUERY_MAX_COST: count('LBTOPO_QUERY_MAX_COST', 1, 1e12),
     LBTOPO_QUERY_MAX_TOKENS: count('LBTOPO_QUERY_MAX_TOKENS', 10, 10_000_000),
+    LBTOPO_MAX_BODY_BYTES: count('LBTOPO_MAX_BODY_BYTES', 1024, 1024 * 1024 * 1024),
     LBTOPO_CORS_ORIGINS: list('LBTOPO_CORS_ORIGINS', isOriginOrStar, 'an origin such as https://dash.example:8443'),
     LBTOPO_ALLOWED_HOSTS: list('LBTOPO_ALLOWED_HOSTS', isHostNameOrStar, 'a host name or address without port'),
     ...Object.fromEntries(PROBE_NAMES.map((p) => [`LBTOPO_TTL_${p.toUpperCase()}`, duration(`LBTOPO_TTL_${p.toUpperCase()}`).optional()])),
@@ -366,6 +370,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Record<s
       maxCost: v.LBTOPO_QUERY_MAX_COST,
       maxTokens: v.LBTOPO_QUERY_MAX_TOKENS,
       requestDeadlineMs: v.LBTOPO_REQUEST_DEADLINE,
+      maxBodyBytes: v.LBTOPO_MAX_BODY_BYTES,
     },
     edge: { corsOrigins: v.LBTOPO_CORS_ORIGINS, allowedHosts: v.LBTOPO_ALLOWED_HOSTS.map((h) => h.toLowerCase()) },
   };

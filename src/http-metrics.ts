@@ -13,6 +13,7 @@ import { Kind } from 'graphql';
 import type { DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { EXAMPLE_QUERIES_DIR } from './example-queries.ts';
+import type { ResponseReplay } from './http/replay.ts';
 
 const ROUTES = ['/graphql', '/metrics', '/health', '/ready', '/'] as const;
 const METHODS = new Set(['GET', 'POST', 'HEAD', 'OPTIONS']);
@@ -47,7 +48,8 @@ function operationOf(document: DocumentNode, name: string | null | undefined): {
   return { name: op?.name?.value ?? null, type: op?.operation ?? 'unknown' };
 }
 
-export function useHttpMetrics(registry: Registry): Plugin {
+/** A replay (src/http/replay.ts) is counted as the request and the operation it answers again. */
+export function useHttpMetrics(registry: Registry, replay?: Pick<ResponseReplay, 'onReplay'> | null): Plugin {
   const registers = [registry];
   const known = knownOperations();
   const operationLabel = (name: string | null) => (name === null ? 'anonymous' : known.has(name) ? name : 'other');
@@ -75,6 +77,20 @@ export function useHttpMetrics(registry: Registry): Plugin {
   });
   const errors = new Counter({ name: 'lbtopo_graphql_errors_total', help: 'Errors in GraphQL results, by extensions.code (other for the rest).', labelNames: ['code'], registers });
 
+  const countErrors = (codes: readonly string[]) => {
+    for (const code of codes) errors.inc({ code: ERROR_CODES.has(code) ? code : 'other' });
+  };
+  replay?.onReplay((r) => {
+    const method = METHODS.has(r.method) ? r.method : 'other';
+    const route = routeOf(r.path);
+    requests.inc({ method, route, code: String(r.status) });
+    requestDuration.observe({ method, route }, r.durationMs / 1000);
+    const labels = { operation_type: r.operation.type, operation: operationLabel(r.operation.name) };
+    operations.inc({ ...labels, result: r.errorCodes.length > 0 ? 'errors' : 'ok' });
+    operationDuration.observe(labels, r.durationMs / 1000);
+    countErrors(r.errorCodes);
+  });
+
   const started = new WeakMap<Request, number>();
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
@@ -95,10 +111,7 @@ export function useHttpMetrics(registry: Registry): Plugin {
           const errs = (result as { errors?: ReadonlyArray<{ extensions?: Record<string, unknown> }> }).errors ?? [];
           operations.inc({ ...labels, result: errs.length > 0 ? 'errors' : 'ok' });
           operationDuration.observe(labels, (performance.now() - t0) / 1000);
-          for (const e of errs) {
-            const code = String(e.extensions?.code ?? 'other');
-            errors.inc({ code: ERROR_CODES.has(code) ? code : 'other' });
-          }
+          countErrors(errs.map((e) => String(e.extensions?.code ?? 'other')));
         },
       };
     },

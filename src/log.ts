@@ -9,6 +9,7 @@ import type { Plugin } from 'graphql-yoga';
 import { GraphQLError, Kind } from 'graphql';
 import type { DocumentNode } from 'graphql';
 import type { GraphQLContext } from './graphql/context.ts';
+import type { ResponseReplay } from './http/replay.ts';
 
 import { LOG_LEVELS } from './config.ts';
 import type { LogFormat, LogLevel } from './config.ts';
@@ -134,9 +135,52 @@ function probeSummary(probes: NonNullable<RequestNote['probes']>): Record<string
   return out;
 }
 
-/** One line per request at info (warn for 5xx): what was asked, how it went, what ran on the host. */
-export function useRequestLog(logger: Logger): Plugin<GraphQLContext> {
+/** What one request's log line says (a replayed one's too, src/http/replay.ts). */
+interface RequestLine {
+  method: string;
+  path: string;
+  status: number;
+  durationMs: number;
+  operation?: string | null;
+  operationType?: string;
+  errors?: number;
+  probes?: NonNullable<RequestNote['probes']>;
+}
+
+function logRequest(logger: Logger, line: RequestLine): void {
+  const probes = line.probes ?? [];
+  const fields: LogFields = {
+    method: line.method,
+    path: line.path,
+    status: line.status,
+    duration_ms: Math.round(line.durationMs * 10) / 10,
+  };
+  if (line.operationType) {
+    Object.assign(fields, {
+      operation: line.operation ?? '(anonymous)',
+      operation_type: line.operationType,
+      errors: line.errors,
+      probes_run: probes.filter((p) => p.source === 'ran').length,
+      probes_cached: probes.filter((p) => p.source === 'cache' || p.source === 'shared').length,
+      probes_failed: probes.filter((p) => p.error).length,
+      probes: probeSummary(probes),
+    });
+  }
+  // Health checks and scrapes every few seconds are noise at info.
+  const quiet = line.path === '/health' || line.path === '/ready' || line.path === '/metrics' || line.path.startsWith('/graphiql/');
+  logger.log(line.status >= 500 ? 'warn' : quiet ? 'debug' : 'info', 'request', fields);
+}
+
+/**
+ * One line per request at info (warn for 5xx): what was asked, how it went, what ran on the host.
+ * A request the front answered by a replay is logged the same way, from what the kept one noted.
+ */
+export function useRequestLog(logger: Logger, replay?: Pick<ResponseReplay, 'onReplay'> | null): Plugin<GraphQLContext> {
   const notes = new WeakMap<Request, RequestNote>();
+  replay?.onReplay((r) => logRequest(logger, {
+    method: r.method, path: r.path, status: r.status, durationMs: r.durationMs,
+    operation: r.operation.name, operationType: r.operation.type, errors: r.errorCodes.length, probes: r.probes,
+  }));
   return {
     onRequest({ request }) {
       notes.set(request, { start: performance.now() });
@@ -158,28 +202,10 @@ export function useRequestLog(logger: Logger): Plugin<GraphQLContext> {
     onResponse({ request, response }) {
       const note = notes.get(request);
       if (!note) return;
-      const url = new URL(request.url);
-      const probes = note.probes ?? [];
-      const fields: LogFields = {
-        method: request.method,
-        path: url.pathname,
-        status: response.status,
-        duration_ms: Math.round((performance.now() - note.start) * 10) / 10,
-      };
-      if (note.operationType) {
-        Object.assign(fields, {
-          operation: note.operation ?? '(anonymous)',
-          operation_type: note.operationType,
-          errors: note.errors,
-          probes_run: probes.filter((p) => p.source === 'ran').length,
-          probes_cached: probes.filter((p) => p.source === 'cache' || p.source === 'shared').length,
-          probes_failed: probes.filter((p) => p.error).length,
-          probes: probeSummary(probes),
-        });
-      }
-      // Health checks and scrapes every few seconds are noise at info.
-      const quiet = url.pathname === '/health' || url.pathname === '/ready' || url.pathname === '/metrics' || url.pathname.startsWith('/graphiql/');
-      logger.log(response.status >= 500 ? 'warn' : quiet ? 'debug' : 'info', 'request', fields);
+      logRequest(logger, {
+        method: request.method, path: new URL(request.url).pathname, status: response.status, durationMs: performance.now() - note.start,
+        operation: note.operation, operationType: note.operationType, errors: note.errors, probes: note.probes,
+      });
     },
   };
 }

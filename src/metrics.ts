@@ -9,6 +9,7 @@
 // Every registry is the app's own (not prom-client's global one): tests create many apps in one
 // process, and a metric registered twice in one registry throws.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ResponseReplay } from './http/replay.ts';
 import { useHttpMetrics } from './http-metrics.ts';
 import { packageVersion } from './version.ts';
 import type { Plugin } from 'graphql-yoga';
@@ -120,7 +121,7 @@ async function scrapeHost(session: TopologySession): Promise<Scrape> {
 }
 
 /** The yoga plugin serving /metrics (behind the bearer token like every path but /health). */
-export function useMetrics(runner: ProbeRunner, newSession: () => TopologySession, register: (registers: Registry[]) => void = () => {}): Plugin {
+export function useMetrics(runner: ProbeRunner, newSession: () => TopologySession, register: (registers: Registry[]) => void = () => {}, replay: Pick<ResponseReplay, 'onReplay'> | null = null): Plugin {
   const registry = new Registry();
   const registers = [registry];
   register(registers);
@@ -242,5 +243,5 @@ export function useMetrics(runner: ProbeRunner, newSession: () => TopologySessio
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
   new Gauge({ name: 'lbtopo_build_info', help: 'Always 1; the labels say which build runs.', labelNames: ['version', 'node_version'], registers }).set({ version: packageVersion(), node_version: process.version }, 1);
 
-  return useHttpMetrics(registry);
+  return useHttpMetrics(registry, replay);
 }

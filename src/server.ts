@@ -3,7 +3,7 @@
 // a bearer token when configured, probe traces in every response's extensions, expected errors
 // shown and unexpected ones masked and logged.
 import { createServer } from 'node:http';
-import type { RequestListener, Server } from 'node:http';
+import type { IncomingMessage, RequestListener, Server } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { createGraphQLError, createYoga, maskError as yogaMaskError } from 'graphql-yoga';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
@@ -37,6 +37,8 @@ import type { HostWatchers, WatchSources } from './topology/watchers.ts';
 import { startBackgroundRefresher } from './topology/refresher.ts';
 import type { BackgroundRefresher } from './topology/refresher.ts';
 import { createTracing } from './tracing.ts';
+import { frontListener, ResponseReplay } from './http/replay.ts';
+import type { ReplayedRequest, ReplayValidity } from './http/replay.ts';
 
 /** The event sources this host offers: netlink when the addon loads, and the OVSDB monitor. */
 function defaultWatchSources(config: Config): WatchSources {
@@ -60,6 +62,8 @@ export interface App {
   refresher: BackgroundRefresher | null;
   /** Whole answers reused while their looks would be served the same (src/cache/answers.ts). */
   answers: AnswerCache;
+  /** The bytes of reused answers, sent again by serve()'s front for the same request (src/http/replay.ts); null with tracing on. */
+  replay: ResponseReplay | null;
   close(): void;
   /** Exports the spans queued so far (LBTOPO_OTLP_ENDPOINT; resolves at once when tracing is off). */
   flushTraces(): Promise<void>;
@@ -98,6 +102,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   };
   const tracing = createTracing(config, schema, logger);
   const answers = new AnswerCache(runner, namespaceFilesWatched);
+  // A replay makes no spans: with OTLP tracing on, every request goes through yoga.
+  const replay = tracing ? null : new ResponseReplay(() => storeSignature(store.health()));
 
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
@@ -110,14 +116,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     maskedErrors: { maskError: (error, message, isDev) => exposeExpectedError(error) ?? yogaMaskError(error, message, isDev) },
     plugins: [
       ...(tracing ? [tracing.plugin] : []),
-      useRequestLog(logger), useHttpEdge(config, refusals.count), useBearerToken(config.token), useGraphiqlAssets(), useReadiness(store),
+      useRequestLog(logger, replay), useHttpEdge(config, refusals.count), useBearerToken(config.token), useGraphiqlAssets(), useReadiness(store),
       useMetrics(runner, newSession, (registers) => {
         registerEdgeMetrics(registers, gateway, refusals);
         registerAnswerMetrics(registers, answers);
-      }),
+      }, replay),
       useQueryLimits(config.limits, refusals.count), useProbeExtensions(), useStoreHealth(store),
       // Last, so that it keeps an answer as executed, before any plugin's onExecuteDone rewrites it.
-      useAnswerReuse(answers),
+      useAnswerReuse(answers, replay),
     ],
   });
   // A long-lived server starts its netlink workers now, not on the first request.
@@ -127,7 +133,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   watchers = options.background ? startHostWatchers(config, runner, options.watchSources ?? defaultWatchSources(config), log) : null;
   const refresher = options.background && config.refreshMs > 0 ? startBackgroundRefresher(newSession, config.refreshMs, log) : null;
   return {
-    config, yoga, gateway, store, runner, probes, newSession, watchers, refresher, answers,
+    config, yoga, gateway, store, runner, probes, newSession, watchers, refresher, answers, replay,
     close: () => {
       watchers?.close();
       void refresher?.stop();
@@ -196,7 +202,9 @@ function useProbeExtensions(): Plugin<GraphQLContext> {
  * observation (src/cache/answers.ts says when); keeps each answer that qualifies. The session's
  * trace gets the looks as cache hits, so extensions read as for an execution.
  */
-function useAnswerReuse(answers: AnswerCache): Plugin<GraphQLContext> {
+function useAnswerReuse(answers: AnswerCache, replay: ResponseReplay | null): Plugin<GraphQLContext> {
+  // The requests answered by a reused answer, for the replay to keep what yoga sends for them.
+  const reused = new WeakMap<Request, { validity: ReplayValidity; note: Omit<ReplayedRequest, 'durationMs' | 'method' | 'path' | 'status'> }>();
   const keyOf = (args: { contextValue: unknown; operationName?: string | null | undefined; variableValues?: unknown; document: DocumentNode }): string | null => {
     const params = (args.contextValue as { params?: { query?: string } }).params;
     if (typeof params?.query !== 'string') return null;
@@ -212,6 +220,21 @@ function useAnswerReuse(answers: AnswerCache): Plugin<GraphQLContext> {
       if (kept) {
         session.trace.push(...kept.trace);
         session.answerReused = true;
+        const request = (args.contextValue as { request?: Request }).request;
+        if (replay && request) {
+          const op = getOperationAST(args.document, args.operationName);
+          // What the request log and the metrics see of this answer (its errors as kept, before
+          // masking, as their onExecuteDone sees them), for a replay to report the same.
+          const errors = (kept.result as ExecutionResult).errors ?? [];
+          reused.set(request, {
+            validity: { stillReused: () => answers.stillReuses(key, kept.token) },
+            note: {
+              operation: { name: op?.name?.value ?? null, type: op?.operation ?? 'unknown' },
+              errorCodes: errors.map((e) => String(e.extensions?.code ?? 'other')),
+              probes: kept.trace,
+            },
+          });
+        }
         // In place of executing, not instead of the plugins: every onExecuteDone still runs, so the
         // kept (unmasked) errors are masked and coded as an executed answer's are.
         setExecuteFn(() => kept.result as ExecutionResult);
@@ -225,6 +248,21 @@ function useAnswerReuse(answers: AnswerCache): Plugin<GraphQLContext> {
           answers.keep(key, { data, ...(errors ? { errors } : {}) }, session.looks, session.reusable);
         },
       };
+    },
+    onResponse({ request, response, serverContext }) {
+      const note = replay ? reused.get(request) : undefined;
+      const fingerprint = replay?.fingerprintOf((serverContext as { req?: IncomingMessage }).req);
+      if (!replay || !note || !fingerprint || request.method !== 'POST' || response.status !== 200) return;
+      // Read from a clone, without holding this response back.
+      void response.clone().arrayBuffer().then((bytes) => {
+        replay.keep(fingerprint, {
+          validity: note.validity,
+          status: response.status,
+          headers: [...response.headers].filter(([name]) => name !== 'content-length'),
+          body: Buffer.from(bytes),
+          note: { ...note.note, method: request.method, path: new URL(request.url).pathname, status: response.status },
+        });
+      }, () => {});
     },
   };
 }
@@ -241,6 +279,11 @@ function useReadiness(store: ObservationStore): Plugin {
       }
     },
   };
+}
+
+/** Changes whenever what storeNotes would say does. */
+function storeSignature(health: StoreHealth): string {
+  return `${health.setAside.length}\u0000${health.writeFailure ? `${health.writeFailure.since}\u0000${health.writeFailure.message}` : ''}`;
 }
 
 /**
@@ -301,15 +344,16 @@ export function useBearerToken(token: string | null): Plugin {
 
 /** What serve() needs: the host App, or the fleet service's (src/fleet/serve.ts). */
 export interface Servable {
-  config: Pick<Config, 'listen'>;
+  config: Pick<Config, 'listen'> & { limits?: Pick<Config['limits'], 'maxBodyBytes'> };
   yoga: unknown;
+  replay?: ResponseReplay | null;
   close(): void;
   flushTraces?(): Promise<void>;
 }
 
 /** Listens; resolves when listening. SIGINT/SIGTERM close the server and the database. */
 export async function serve(app: Servable): Promise<Server> {
-  const server = createServer(app.yoga as RequestListener);
+  const server = createServer(frontListener(app.yoga as RequestListener, { maxBodyBytes: app.config.limits?.maxBodyBytes, replay: app.replay ?? null }));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(app.config.listen.port, app.config.listen.host, () => resolve());

@@ -5,12 +5,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createServer, request as httpRequest } from 'node:http';
+import type { RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { labUp } from '../src/lab/lab.ts';
 import type { Lab } from '../src/lab/lab.ts';
 import { loadConfig } from '../src/config.ts';
 import { createApp } from '../src/server.ts';
 import type { App } from '../src/server.ts';
 import { commandsDuring, gql, seenWithin, tmpDb } from './support.ts';
+import { frontListener } from '../src/http/replay.ts';
+import { createLogger } from '../src/log.ts';
 
 let lab: Lab;
 let app: App;
@@ -150,5 +155,133 @@ test('with netlink off, or OVSDB unreachable, the commands answer and the answer
     assert.ok(res.data.namespace.interfaces.some((i: { name: string }) => i.name === target.tapName));
   } finally {
     fallback.close();
+  }
+});
+
+// --- the HTTP front: reused answers replayed byte for byte, bodies capped --------------------
+
+/** A real HTTP server over an app, with the front serve() uses (src/http/replay.ts). */
+async function listen(over: App): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer(frontListener(over.yoga as unknown as RequestListener, { maxBodyBytes: over.config.limits.maxBodyBytes, replay: over.replay }));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+const post = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await res.text();
+  const shown = [...res.headers].filter(([name]) => name !== 'date' && name !== 'keep-alive' && name !== 'connection');
+  return { status: res.status, headers: shown, text };
+};
+
+test('the front replays a reused answer byte for byte, logged and counted, and never past a change, another header or a mutation', async () => {
+  const lines: string[] = [];
+  const logged = createApp(loadConfig({ ...lab.env(), LBTOPO_DB: tmpDb(), LBTOPO_TTL: '1h', LBTOPO_REFRESH: '0' }), {
+    background: true, logger: createLogger({ format: 'json', level: 'info', write: (line) => lines.push(line) }),
+  });
+  const front = await listen(logged);
+  try {
+    const deadline = Date.now() + 10_000;
+    while (logged.watchers!.watchedNamespaces().length < lab.pools.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const target = lab.pools[0]!;
+    const body = { query: `query Missing { pools(where: { haproxy: MISSING }) { id } pool(id: "${target.poolId}") { vipInterface { addresses { address } } } }` };
+    const replays = () => logged.replay!.replays;
+    let sent = 0;
+    const ask = () => {
+      sent++;
+      return post(front.url, body);
+    };
+    const executed = await ask();
+    // Until the lab has settled (a new lab's IPv6 addresses raise events a while) an answer may
+    // be outdated before it is asked again: ask until one is reused.
+    let reused = await ask();
+    for (let i = 0; i < 50 && JSON.parse(reused.text).extensions.probeSummary.answerReused !== true; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      reused = await ask();
+    }
+    assert.equal(JSON.parse(reused.text).extensions.probeSummary.answerReused, true, 'a reused answer, made by yoga');
+    assert.equal(replays(), 0, 'not replayed yet: the front keeps the bytes of the first reuse');
+    const before = lines.length;
+    const replayed = await ask();
+    assert.equal(replays(), 1, 'the third is a replay');
+    assert.deepEqual(replayed, reused, 'the same status, headers and bytes as yoga sent for the reused answer');
+    assert.notEqual(executed.text, reused.text, '(an executed answer says it ran its looks)');
+    const line = lines.slice(before).map((l) => JSON.parse(l)).find((l) => l.msg === 'request');
+    assert.ok(line, 'the replay is in the request log');
+    assert.deepEqual([line.method, line.path, line.status, line.operation, line.operation_type, line.errors, line.probes_run], ['POST', '/graphql', 200, 'Missing', 'query', 0, 0]);
+    assert.equal(line.probes_cached, JSON.parse(reused.text).extensions.probeSummary.looks);
+    const metrics = await (await logged.yoga.fetch('http://127.0.0.1/metrics')).text();
+    const count = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(metrics)?.[1] ?? NaN);
+    assert.equal(count('lbtopo_graphql_operations_total\\{operation_type="query",operation="other",result="ok"\\}'), sent, 'each request, the replay too, counted as an operation');
+    assert.equal(count('lbtopo_http_requests_total\\{method="POST",route="/graphql",code="200"\\}'), sent, 'and as a request');
+
+    // Any other header is another request for the replay: yoga answers it (here the edge refuses it).
+    const foreign = await post(front.url, body, { origin: 'http://evil.example' });
+    assert.equal(foreign.status, 403);
+    assert.match(foreign.text, /ORIGIN_NOT_ALLOWED/);
+    const traced = await post(front.url, body, { 'x-lbtopo-trace': 'probes' });
+    assert.ok(Array.isArray(JSON.parse(traced.text).extensions.probes), 'the trace asked for by a header is given');
+    assert.equal(replays(), 1);
+
+    // A change the kernel reports ends the replay with the reuse: the next answer shows it.
+    execFileSync('ip', ['-n', target.namespace, 'addr', 'add', '198.51.100.31/32', 'dev', target.tapName]);
+    try {
+      const t0 = performance.now();
+      let shown = false;
+      while (!shown && performance.now() - t0 < 2000) {
+        shown = JSON.parse((await post(front.url, body)).text).data.pool.vipInterface.addresses.some((a: { address: string }) => a.address === '198.51.100.31');
+      }
+      assert.ok(shown, 'the new address shows');
+      assert.ok(performance.now() - t0 < 100, `within 100 ms (${(performance.now() - t0).toFixed(0)} ms)`);
+    } finally {
+      execFileSync('ip', ['-n', target.namespace, 'addr', 'del', '198.51.100.31/32', 'dev', target.tapName]);
+    }
+
+    const refresh = { query: 'mutation { refresh(probes: [NETNS]) { probe source } }' };
+    const counted = replays();
+    for (let i = 0; i < 3; i++) assert.equal(JSON.parse((await post(front.url, refresh)).text).data.refresh[0].source, 'ran', 'a mutation always runs');
+    assert.equal(replays(), counted, 'and is never replayed');
+  } finally {
+    await front.close();
+    logged.close();
+  }
+});
+
+test('the front caps a POST body: 413 beyond LBTOPO_MAX_BODY_BYTES, declared or streamed, and the server goes on', async () => {
+  const capped = served({ LBTOPO_MAX_BODY_BYTES: '4096' });
+  const front = await listen(capped);
+  try {
+    const big = JSON.stringify({ query: `{ pools { id } }`, variables: { pad: 'x'.repeat(10_000) } });
+    const declared = await post(front.url, big);
+    assert.equal(declared.status, 413);
+    assert.equal(JSON.parse(declared.text).errors[0].extensions.code, 'REQUEST_TOO_LARGE');
+    assert.match(JSON.parse(declared.text).errors[0].message, /exceeds 4096 bytes \(LBTOPO_MAX_BODY_BYTES\)/);
+    // No Content-Length: the body streams in chunks until the cap.
+    const { hostname, port } = new URL(front.url);
+    const streamed = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpRequest({ host: hostname, port, path: '/graphql', method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+        let text = '';
+        res.on('data', (c) => { text += c; });
+        res.on('end', () => resolve({ status: res.statusCode!, text }));
+      });
+      req.on('error', reject);
+      for (let i = 0; i < 10; i++) req.write(big.slice(i * 1000, (i + 1) * 1000));
+      req.end(big.slice(10_000));
+    });
+    assert.equal(streamed.status, 413);
+    assert.match(streamed.text, /REQUEST_TOO_LARGE/);
+    const ok = await post(front.url, { query: '{ pools { id } }' });
+    assert.equal(ok.status, 200, 'a body within the cap is answered, on a new connection');
+    assert.equal(JSON.parse(ok.text).data.pools.length, lab.pools.length);
+  } finally {
+    await front.close();
+    capped.close();
   }
 });

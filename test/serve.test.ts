@@ -1,5 +1,5 @@
 // `lbtopo serve` as a process, from the compiled build (bin/lbtopo runs dist/, made by npm run build,
-// which `npm test` runs first): it starts on loopback, answers, and shuts down cleanly on SIGTERM.
+// which `npm test` runs first): it starts on loopback, answers, refuses an oversize body, and shuts down cleanly on SIGTERM.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 
-test('serve listens on loopback, answers GraphQL and exits 0 on SIGTERM', async () => {
+test('serve listens on loopback, answers GraphQL, refuses a body over LBTOPO_MAX_BODY_BYTES and exits 0 on SIGTERM', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lbtopo-serve-'));
   // Empty state dirs: a host with nothing to serve yet (a given dir that does not exist is a failure).
   mkdirSync(join(dir, 'lbaas'));
@@ -39,6 +39,10 @@ test('serve listens on loopback, answers GraphQL and exits 0 on SIGTERM', async 
     // maxAge: 0 looks now, or joins the refresher's look already under way.
     assert.deepEqual(tracedBody.extensions.probes.map((p) => p.probe), ['lbaas']);
     assert.match(tracedBody.extensions.probes[0]!.source, /^(ran|shared)$/);
+    // serve() puts the front (src/http/replay.ts) before yoga: a body over the cap is refused unread.
+    const oversize = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ pools { id } }', pad: 'x'.repeat(1024 * 1024) }) });
+    assert.equal(oversize.status, 413);
+    assert.equal(((await oversize.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code, 'REQUEST_TOO_LARGE');
     const [code] = await Promise.all([once(child, 'exit').then(([c]) => c), Promise.resolve(child.kill('SIGTERM'))]);
     assert.equal(code, 0);
     assert.match(stderr, /SIGTERM, shutting down/);

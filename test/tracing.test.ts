@@ -65,6 +65,10 @@ const QUERY = 'query PoolIds { pools { id } namespaces { name } }';
 test('a request, its root fields and its probe looks reach the OTLP receiver as one trace', async () => {
   const app = appWith('traced', { LBTOPO_OTLP_ENDPOINT: receiverUrl, LBTOPO_OTLP_SERVICE_NAME: 'lbtopo-test' });
   try {
+    assert.equal(app.replay, null, 'a replay makes no spans: with tracing on, every request goes through yoga');
+    const untraced = appWith('untraced', {});
+    assert.notEqual(untraced.replay, null);
+    untraced.close();
     const res = await gql(app, QUERY);
     assert.deepEqual(res.data.pools.map((p: { id: string }) => p.id), [POOL]);
     await app.flushTraces();

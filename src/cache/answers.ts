@@ -48,7 +48,25 @@ export class AnswerCache {
    * The kept answer for `key`, with the trace its looks would give (each a cache hit), or null
    * when it must be executed.
    */
-  lookup(key: string): { result: unknown; trace: ProbeTraceEntry[] } | null {
+  lookup(key: string): { result: unknown; trace: ProbeTraceEntry[]; token: object } | null {
+    const entry = this.valid(key);
+    if (!entry) return null;
+    const trace = entry.looks.map((l): ProbeTraceEntry => ({ probe: l.def.name, scope: l.scope, source: 'cache', durationMs: 0, observedAt: new Date(l.observedAt!).toISOString() }));
+    return { result: entry.result, trace, token: entry };
+  }
+
+  /**
+   * Whether lookup(key) would now give the answer `token` came with (the HTTP replay's check,
+   * src/http/replay.ts): counted as a reuse when it would.
+   */
+  stillReuses(key: string, token: object): boolean {
+    const entry = this.entries.get(key);
+    if (entry !== token) return false;
+    return this.valid(key) === token;
+  }
+
+  /** The entry for key if it may be reused now (checked and counted), else null (counted as a miss). */
+  private valid(key: string): Entry | null {
     const entry = this.entries.get(key);
     if (!entry || !this.eventsFlow()) {
       this.misses++;
@@ -69,8 +87,7 @@ export class AnswerCache {
     this.entries.delete(key);
     this.entries.set(key, entry);
     this.hits++;
-    const trace = entry.looks.map((l): ProbeTraceEntry => ({ probe: l.def.name, scope: l.scope, source: 'cache', durationMs: 0, observedAt: new Date(l.observedAt!).toISOString() }));
-    return { result: entry.result, trace };
+    return entry;
   }
 
   /** Keeps an executed answer when it can be reused (see the top of this file). */
