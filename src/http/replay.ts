@@ -25,7 +25,9 @@ import { createHash } from 'node:crypto';
 import type { ProbeTraceEntry } from '../cache/runner.ts';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/** As many responses as the answer cache keeps answers, and at most this many bytes of them. */
 const MAX_KEPT = 64;
+const MAX_KEPT_BYTES = 32 * 1024 * 1024;
 
 /** What the request log and the metrics need of a replayed request, as the kept one noted it. */
 export interface ReplayedRequest {
@@ -57,6 +59,7 @@ interface Kept {
 
 export class ResponseReplay {
   private readonly kept = new Map<string, Kept>();
+  private keptBytes = 0;
   private readonly fingerprints = new WeakMap<IncomingMessage, string>();
   private readonly listeners = new Set<(r: ReplayedRequest) => void>();
   private readonly storeSignature: () => string;
@@ -90,9 +93,19 @@ export class ResponseReplay {
 
   /** Keeps what yoga sent for a request answered by a reused answer. */
   keep(fingerprint: string, kept: Omit<Kept, 'storeSignature'>): void {
-    this.kept.delete(fingerprint);
+    if (kept.body.length > MAX_KEPT_BYTES) return;
+    this.drop(fingerprint);
     this.kept.set(fingerprint, { ...kept, storeSignature: this.storeSignature() });
-    while (this.kept.size > MAX_KEPT) this.kept.delete(this.kept.keys().next().value!);
+    this.keptBytes += kept.body.length;
+    // Oldest first.
+    while (this.kept.size > MAX_KEPT || this.keptBytes > MAX_KEPT_BYTES) this.drop(this.kept.keys().next().value!);
+  }
+
+  private drop(fingerprint: string): void {
+    const kept = this.kept.get(fingerprint);
+    if (!kept) return;
+    this.kept.delete(fingerprint);
+    this.keptBytes -= kept.body.length;
   }
 
   /** Sends the kept response for this fingerprint if it would still be yoga's; false when yoga must answer. */
@@ -100,11 +113,11 @@ export class ResponseReplay {
     const kept = this.kept.get(fingerprint);
     if (!kept) return false;
     if (kept.storeSignature !== this.storeSignature() || !kept.validity.stillReused()) {
-      this.kept.delete(fingerprint);
+      this.drop(fingerprint);
       return false;
     }
-    // The length of the bytes kept, whatever yoga's header said (they are the same bytes).
-    res.writeHead(kept.status, [...kept.headers, ['content-length', String(kept.body.length)]]);
+    // Names and values in one flat list, as writeHead takes them; the length is that of the bytes kept.
+    res.writeHead(kept.status, [...kept.headers.flat(), 'content-length', String(kept.body.length)]);
     res.end(kept.body);
     this.replays++;
     const replayed: ReplayedRequest = { ...kept.note, durationMs: performance.now() - startedAt };
@@ -120,6 +133,7 @@ export class ResponseReplay {
 
   clear(): void {
     this.kept.clear();
+    this.keptBytes = 0;
   }
 }
 
