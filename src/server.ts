@@ -211,13 +211,17 @@ function useAnswerReuse(answers: AnswerCache, replay: ResponseReplay | null): Pl
     if (getOperationAST(args.document, args.operationName)?.operation !== 'query') return null; // refresh (a mutation) always runs
     return `${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}\u0000${params.query}`;
   };
+  // The executions under way, by key: a request for the same answer waits for it rather than
+  // executing too. Without this, the 32 requests in flight when a look changed all executed the
+  // same answer at once (at 1000 pools, the 100 ms tail of the polled MISSING).
+  const executing = new Map<string, Promise<void>>();
   return {
-    onExecute({ args, setExecuteFn }) {
+    onExecute({ args, setExecuteFn, executeFn }) {
       const session = (args.contextValue as GraphQLContext).session;
       const key = session ? keyOf(args) : null;
       if (!key) return;
-      const kept = answers.lookup(key);
-      if (kept) {
+      /** Serves the kept answer in place of executing (every onExecuteDone still runs, so the kept, unmasked errors are masked and coded as an executed answer's are). */
+      const serveKept = (kept: NonNullable<ReturnType<AnswerCache['lookup']>>) => {
         session.trace.push(...kept.trace);
         session.answerReused = true;
         const request = (args.contextValue as { request?: Request }).request;
@@ -235,17 +239,50 @@ function useAnswerReuse(answers: AnswerCache, replay: ResponseReplay | null): Pl
             },
           });
         }
-        // In place of executing, not instead of the plugins: every onExecuteDone still runs, so the
-        // kept (unmasked) errors are masked and coded as an executed answer's are.
-        setExecuteFn(() => kept.result as ExecutionResult);
+        return kept.result as ExecutionResult;
+      };
+      const kept = answers.lookup(key);
+      if (kept) {
+        setExecuteFn(() => serveKept(kept));
         return;
       }
+      const under = executing.get(key);
+      if (under) {
+        // Once it is done, its answer if the cache kept it and it still stands (no event since),
+        // else this request executes as it would have.
+        setExecuteFn(async (execArgs) => {
+          await under;
+          const after = answers.lookup(key);
+          return after ? serveKept(after) : executeFn(execArgs);
+        });
+        return;
+      }
+      let finished = () => {};
+      const mine = new Promise<void>((resolve) => { finished = resolve; });
+      executing.set(key, mine);
+      const finish = () => {
+        if (executing.get(key) === mine) executing.delete(key);
+        finished();
+      };
+      // An execution that throws never reaches onExecuteDone: the waiters must not wait forever.
+      setExecuteFn(async (execArgs) => {
+        try {
+          return await executeFn(execArgs);
+        } catch (err) {
+          finish();
+          throw err;
+        }
+      });
       return {
         onExecuteDone({ result }) {
-          if (Symbol.asyncIterator in (result as object)) return;
-          if (session.budget?.stopWaiting.aborted) return;
-          const { data, errors } = result as ExecutionResult;
-          answers.keep(key, { data, ...(errors ? { errors } : {}) }, session.looks, session.reusable);
+          try {
+            if (Symbol.asyncIterator in (result as object)) return;
+            if (session.budget?.stopWaiting.aborted) return;
+            const { data, errors } = result as ExecutionResult;
+            answers.keep(key, { data, ...(errors ? { errors } : {}) }, session.looks, session.reusable);
+          } finally {
+            finish();
+          }
         },
       };
     },

@@ -119,6 +119,25 @@ test('a warm answer is reused while its looks would be served the same, and neve
   }
 });
 
+test('requests for the same answer while it is executed wait for that execution and are served its answer', async () => {
+  const target = lab.pools[2]!;
+  const q = `{ pool(id: "${target.poolId}") { vipInterface { addresses { address } } } pools { id } }`;
+  const has = (d: any, address: string) => d.pool.vipInterface.addresses.some((a: { address: string }) => a.address === address);
+  await gql(app, q);
+  for (const [step, address] of [['add', '198.51.100.41'], ['del', '198.51.100.41']] as const) {
+    const generation = app.runner.generation;
+    execFileSync('ip', ['-n', target.namespace, 'addr', step, `${address}/32`, 'dev', target.tapName]);
+    // Once the kernel's event has outdated the answer, eight requests at once.
+    const deadline = Date.now() + 2000;
+    while (app.runner.generation === generation && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    assert.notEqual(app.runner.generation, generation, 'the netlink event arrived');
+    const answers = await Promise.all(Array.from({ length: 8 }, () => gql(app, q)));
+    assert.ok(answers.every((a) => has(a.data, address) === (step === 'add')), `all eight show the ${step}`);
+    const executed = answers.filter((a) => a.extensions!.probeSummary!.answerReused !== true);
+    assert.equal(executed.length, 1, `one execution, the seven others served its answer (${answers.map((a) => a.extensions!.probeSummary!.answerReused ?? 'executed').join(', ')})`);
+  }
+});
+
 test('the background refresher keeps what a check needs warm: after its first round, no look waits, past every TTL', async () => {
   // TTL 600 ms, a round every 200 ms refreshing 300 ms ahead: nothing a check needs may expire.
   // Events off: a change the kernel reports (IPv6 address flags settling in a new lab) makes the
