@@ -207,8 +207,11 @@ console.log('');
 const first = SIZES[0]!;
 const last = SIZES[SIZES.length - 1]!;
 const header = SIZES.flatMap((s) => [`${s} pools`, '× floor']);
-console.log(`| figure | ${header.join(' | ')} |${SIZES.length > 1 ? ` ${last}/${first} |` : ''}`);
-console.log(`|---|${header.map(() => '---:').join('|')}|${SIZES.length > 1 ? '---:|' : ''}`);
+// Two growths: the figure's own, and its ratio to its run's floor (the host's own cost per
+// namespace grows with the namespace count: the floor is what any tool pays at the least).
+const growthHeader = SIZES.length > 1 ? ` ${last}/${first} | × floor ${last}/${first} |` : '';
+console.log(`| figure | ${header.join(' | ')} |${growthHeader}`);
+console.log(`|---|${header.map(() => '---:').join('|')}|${SIZES.length > 1 ? '---:|---:|' : ''}`);
 for (const name of results.get(first)!.keys()) {
   const cells = SIZES.flatMap((s) => {
     const f = results.get(s)!;
@@ -216,6 +219,9 @@ for (const name of results.get(first)!.keys()) {
     const floor = f.get('fork floor (anchor)')!.value;
     return [`${v.value.toFixed(v.value < 10 ? 2 : 0)} ${v.unit}`, v.anchor ? (v.value / floor).toFixed(3) : ''];
   });
-  const growth = SIZES.length > 1 ? ` ${(results.get(last)!.get(name)!.value / results.get(first)!.get(name)!.value).toFixed(2)} |` : '';
+  const at = (size: number) => results.get(size)!.get(name)!;
+  const floorAt = (size: number) => results.get(size)!.get('fork floor (anchor)')!.value;
+  const againstFloor = at(first).anchor ? ((at(last).value / floorAt(last)) / (at(first).value / floorAt(first))).toFixed(2) : '';
+  const growth = SIZES.length > 1 ? ` ${(at(last).value / at(first).value).toFixed(2)} | ${againstFloor} |` : '';
   console.log(`| ${name} | ${cells.join(' | ')} |${growth}`);
 }
