@@ -77,18 +77,22 @@ export function useHttpMetrics(registry: Registry, replay?: Pick<ResponseReplay,
   });
   const errors = new Counter({ name: 'lbtopo_graphql_errors_total', help: 'Errors in GraphQL results, by extensions.code (other for the rest).', labelNames: ['code'], registers });
 
-  const countErrors = (codes: readonly string[]) => {
-    for (const code of codes) errors.inc({ code: ERROR_CODES.has(code) ? code : 'other' });
+  // One way to count, for a request yoga answered and for one the front replayed.
+  const countRequest = (rawMethod: string, path: string, status: number, seconds: number | undefined) => {
+    const method = METHODS.has(rawMethod) ? rawMethod : 'other';
+    const route = routeOf(path);
+    requests.inc({ method, route, code: String(status) });
+    if (seconds !== undefined) requestDuration.observe({ method, route }, seconds);
+  };
+  const countOperation = (op: { name: string | null; type: string }, errorCodes: readonly string[], seconds: number) => {
+    const labels = { operation_type: op.type, operation: operationLabel(op.name) };
+    operations.inc({ ...labels, result: errorCodes.length > 0 ? 'errors' : 'ok' });
+    operationDuration.observe(labels, seconds);
+    for (const code of errorCodes) errors.inc({ code: ERROR_CODES.has(code) ? code : 'other' });
   };
   replay?.onReplay((r) => {
-    const method = METHODS.has(r.method) ? r.method : 'other';
-    const route = routeOf(r.path);
-    requests.inc({ method, route, code: String(r.status) });
-    requestDuration.observe({ method, route }, r.durationMs / 1000);
-    const labels = { operation_type: r.operation.type, operation: operationLabel(r.operation.name) };
-    operations.inc({ ...labels, result: r.errorCodes.length > 0 ? 'errors' : 'ok' });
-    operationDuration.observe(labels, r.durationMs / 1000);
-    countErrors(r.errorCodes);
+    countRequest(r.method, r.path, r.status, r.durationMs / 1000);
+    countOperation(r.operation, r.errorCodes, r.durationMs / 1000);
   });
 
   const started = new WeakMap<Request, number>();
@@ -104,23 +108,17 @@ export function useHttpMetrics(registry: Registry, replay?: Pick<ResponseReplay,
     onExecute({ args }) {
       const t0 = performance.now();
       const op = operationOf(args.document, args.operationName);
-      const labels = { operation_type: op.type, operation: operationLabel(op.name) };
       return {
         onExecuteDone({ result }) {
           if (Symbol.asyncIterator in (result as object)) return;
           const errs = (result as { errors?: ReadonlyArray<{ extensions?: Record<string, unknown> }> }).errors ?? [];
-          operations.inc({ ...labels, result: errs.length > 0 ? 'errors' : 'ok' });
-          operationDuration.observe(labels, (performance.now() - t0) / 1000);
-          countErrors(errs.map((e) => String(e.extensions?.code ?? 'other')));
+          countOperation(op, errs.map((e) => String(e.extensions?.code ?? 'other')), (performance.now() - t0) / 1000);
         },
       };
     },
     onResponse({ request, response }) {
       const t0 = started.get(request);
-      const method = METHODS.has(request.method) ? request.method : 'other';
-      const route = routeOf(new URL(request.url).pathname);
-      requests.inc({ method, route, code: String(response.status) });
-      if (t0 !== undefined) requestDuration.observe({ method, route }, (performance.now() - t0) / 1000);
+      countRequest(request.method, new URL(request.url).pathname, response.status, t0 === undefined ? undefined : (performance.now() - t0) / 1000);
     },
   };
 }

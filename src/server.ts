@@ -8,7 +8,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createGraphQLError, createYoga, maskError as yogaMaskError } from 'graphql-yoga';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { GraphQLError, getOperationAST } from 'graphql';
-import type { DocumentNode, ExecutionResult } from 'graphql';
+import type { ExecutionResult, OperationDefinitionNode } from 'graphql';
 import { schema } from './graphql/index.ts';
 import type { GraphQLContext } from './graphql/context.ts';
 import type { Config } from './config.ts';
@@ -205,10 +205,10 @@ function useProbeExtensions(): Plugin<GraphQLContext> {
 function useAnswerReuse(answers: AnswerCache, replay: ResponseReplay | null): Plugin<GraphQLContext> {
   // The requests answered by a reused answer, for the replay to keep what yoga sends for them.
   const reused = new WeakMap<Request, { validity: ReplayValidity; note: Omit<ReplayedRequest, 'durationMs' | 'method' | 'path' | 'status'> }>();
-  const keyOf = (args: { contextValue: unknown; operationName?: string | null | undefined; variableValues?: unknown; document: DocumentNode }): string | null => {
+  const keyOf = (args: { contextValue: unknown; operationName?: string | null | undefined; variableValues?: unknown }, op: OperationDefinitionNode | null | undefined): string | null => {
     const params = (args.contextValue as { params?: { query?: string } }).params;
     if (typeof params?.query !== 'string') return null;
-    if (getOperationAST(args.document, args.operationName)?.operation !== 'query') return null; // refresh (a mutation) always runs
+    if (op?.operation !== 'query') return null; // refresh (a mutation) always runs
     return `${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}\u0000${params.query}`;
   };
   // The executions under way, by key: a request for the same answer waits for it rather than
@@ -218,7 +218,8 @@ function useAnswerReuse(answers: AnswerCache, replay: ResponseReplay | null): Pl
   return {
     onExecute({ args, setExecuteFn, executeFn }) {
       const session = (args.contextValue as GraphQLContext).session;
-      const key = session ? keyOf(args) : null;
+      const op = getOperationAST(args.document, args.operationName);
+      const key = session ? keyOf(args, op) : null;
       if (!key) return;
       /** Serves the kept answer in place of executing (every onExecuteDone still runs, so the kept, unmasked errors are masked and coded as an executed answer's are). */
       const serveKept = (kept: NonNullable<ReturnType<AnswerCache['lookup']>>) => {
@@ -226,7 +227,6 @@ function useAnswerReuse(answers: AnswerCache, replay: ResponseReplay | null): Pl
         session.answerReused = true;
         const request = (args.contextValue as { request?: Request }).request;
         if (replay && request) {
-          const op = getOperationAST(args.document, args.operationName);
           // What the request log and the metrics see of this answer (its errors as kept, before
           // masking, as their onExecuteDone sees them), for a replay to report the same.
           const errors = (kept.result as ExecutionResult).errors ?? [];

@@ -52,7 +52,8 @@ interface Kept {
   validity: ReplayValidity;
   storeSignature: string;
   status: number;
-  headers: Array<[string, string]>;
+  /** Names and values in one flat list, as writeHead takes them, Content-Length last. */
+  headers: string[];
   body: Buffer;
   note: Omit<ReplayedRequest, 'durationMs'>;
 }
@@ -92,10 +93,11 @@ export class ResponseReplay {
   }
 
   /** Keeps what yoga sent for a request answered by a reused answer. */
-  keep(fingerprint: string, kept: Omit<Kept, 'storeSignature'>): void {
+  keep(fingerprint: string, kept: Omit<Kept, 'storeSignature' | 'headers'> & { headers: Array<[string, string]> }): void {
     if (kept.body.length > MAX_KEPT_BYTES) return;
     this.drop(fingerprint);
-    this.kept.set(fingerprint, { ...kept, storeSignature: this.storeSignature() });
+    const headers = [...kept.headers.flat(), 'content-length', String(kept.body.length)];
+    this.kept.set(fingerprint, { ...kept, headers, storeSignature: this.storeSignature() });
     this.keptBytes += kept.body.length;
     // Oldest first.
     while (this.kept.size > MAX_KEPT || this.keptBytes > MAX_KEPT_BYTES) this.drop(this.kept.keys().next().value!);
@@ -116,8 +118,7 @@ export class ResponseReplay {
       this.drop(fingerprint);
       return false;
     }
-    // Names and values in one flat list, as writeHead takes them; the length is that of the bytes kept.
-    res.writeHead(kept.status, [...kept.headers.flat(), 'content-length', String(kept.body.length)]);
+    res.writeHead(kept.status, kept.headers);
     res.end(kept.body);
     this.replays++;
     const replayed: ReplayedRequest = { ...kept.note, durationMs: performance.now() - startedAt };
@@ -131,10 +132,6 @@ export class ResponseReplay {
     return true;
   }
 
-  clear(): void {
-    this.kept.clear();
-    this.keptBytes = 0;
-  }
 }
 
 function tooLarge(req: IncomingMessage, res: ServerResponse, maxBytes: number): void {
